@@ -1,0 +1,296 @@
+//! The arena: every trainable tensor of a model in one flat region per buffer kind, each
+//! tensor at an offset aligned for storage bindings, zero padding between.
+
+use crate::error::{catch_gpu_errors, Error, Result};
+use crate::readback::read_buffer_blocking;
+
+const F32_BYTES: u64 = 4;
+
+/// Where one tensor lives in the arena.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSlot {
+    /// The tensor's name, unique in its arena.
+    pub name: String,
+    /// Offset of its first element, in elements from the start of the arena.
+    pub offset: usize,
+    /// Number of elements.
+    pub len: usize,
+}
+
+impl TensorSlot {
+    /// Offset of the tensor in bytes: a multiple of the arena's alignment.
+    pub fn byte_offset(&self) -> u64 {
+        self.offset as u64 * F32_BYTES
+    }
+
+    /// Size of the tensor in bytes (without padding).
+    pub fn byte_size(&self) -> u64 {
+        self.len as u64 * F32_BYTES
+    }
+
+    /// The element range of the tensor in the arena.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len
+    }
+}
+
+/// The placement of tensors in an arena, independent of any device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArenaLayout {
+    tensors: Vec<TensorSlot>,
+    len: usize,
+    alignment: u64,
+}
+
+impl ArenaLayout {
+    /// Places `tensors` (name, number of elements) one after the other, each starting at a
+    /// multiple of `alignment` bytes (rounded up to 16, the size of the `vec4` the kernels
+    /// load). The total length is a multiple of 4 elements.
+    pub fn new(tensors: &[(&str, usize)], alignment: u64) -> Result<Self> {
+        if tensors.is_empty() {
+            return Err(Error::EmptyArena);
+        }
+        let alignment = alignment.max(16).next_power_of_two();
+        let align_elements = (alignment / F32_BYTES) as usize;
+        let mut slots: Vec<TensorSlot> = Vec::with_capacity(tensors.len());
+        let mut end = 0usize;
+        for &(name, len) in tensors {
+            if len == 0 {
+                return Err(Error::EmptyTensor(name.to_string()));
+            }
+            if slots.iter().any(|slot| slot.name == name) {
+                return Err(Error::DuplicateTensor(name.to_string()));
+            }
+            let offset = end.next_multiple_of(align_elements);
+            end = offset + len;
+            slots.push(TensorSlot {
+                name: name.to_string(),
+                offset,
+                len,
+            });
+        }
+        Ok(Self {
+            tensors: slots,
+            len: end.next_multiple_of(4),
+            alignment,
+        })
+    }
+
+    /// The tensors, in the order they were declared.
+    pub fn tensors(&self) -> &[TensorSlot] {
+        &self.tensors
+    }
+
+    /// The tensor called `name`.
+    pub fn tensor(&self, name: &str) -> Result<&TensorSlot> {
+        self.tensors
+            .iter()
+            .find(|slot| slot.name == name)
+            .ok_or_else(|| Error::UnknownTensor(name.to_string()))
+    }
+
+    /// Elements in the arena, padding included (a multiple of 4).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: an arena has at least one tensor of at least one element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of one buffer of the arena.
+    pub fn byte_size(&self) -> u64 {
+        self.len as u64 * F32_BYTES
+    }
+
+    /// The byte alignment of every tensor's offset.
+    pub fn alignment(&self) -> u64 {
+        self.alignment
+    }
+
+    /// Number of trainable elements (padding excluded).
+    pub fn num_elements(&self) -> usize {
+        self.tensors.iter().map(|slot| slot.len).sum()
+    }
+}
+
+/// The GPU buffers of an arena: parameters and gradients, one flat buffer each, laid out by
+/// an [`ArenaLayout`]. The optimizer keeps the momentum buffer, with the same layout.
+///
+/// An engine binds a tensor with [`Arena::param_binding`] / [`Arena::grad_binding`], writes
+/// its gradients there in its backward pass, and hands the arena to
+/// [`Alig::new`](crate::Alig::new).
+#[derive(Debug)]
+pub struct Arena {
+    layout: ArenaLayout,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+}
+
+impl Arena {
+    /// Creates zeroed parameter and gradient buffers for `tensors` (name, number of elements)
+    /// on `device`, each tensor aligned to the device's `min_storage_buffer_offset_alignment`.
+    pub fn new(device: &wgpu::Device, tensors: &[(&str, usize)]) -> Result<Self> {
+        let limits = device.limits();
+        let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment.into())?;
+        let bytes = layout.byte_size();
+        if bytes > limits.max_buffer_size {
+            return Err(Error::ArenaTooLarge {
+                bytes,
+                limit: limits.max_buffer_size,
+                what: "buffer",
+            });
+        }
+        if bytes > limits.max_storage_buffer_binding_size {
+            return Err(Error::ArenaTooLarge {
+                bytes,
+                limit: limits.max_storage_buffer_binding_size,
+                what: "storage binding",
+            });
+        }
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        let create = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let (params, grads) = catch_gpu_errors(device, || {
+            (create("wgpu-alig params"), create("wgpu-alig grads"))
+        })?;
+        Ok(Self {
+            layout,
+            params,
+            grads,
+        })
+    }
+
+    /// The placement of the tensors.
+    pub fn layout(&self) -> &ArenaLayout {
+        &self.layout
+    }
+
+    /// The tensor called `name`.
+    pub fn tensor(&self, name: &str) -> Result<&TensorSlot> {
+        self.layout.tensor(name)
+    }
+
+    /// The buffer of all parameters.
+    pub fn params_buffer(&self) -> &wgpu::Buffer {
+        &self.params
+    }
+
+    /// The buffer of all gradients.
+    pub fn grads_buffer(&self) -> &wgpu::Buffer {
+        &self.grads
+    }
+
+    /// The parameters of tensor `name` as a storage binding (buffer, offset, size).
+    pub fn param_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
+        Self::binding(&self.params, self.tensor(name)?)
+    }
+
+    /// The gradients of tensor `name` as a storage binding (buffer, offset, size).
+    pub fn grad_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
+        Self::binding(&self.grads, self.tensor(name)?)
+    }
+
+    fn binding<'a>(buffer: &'a wgpu::Buffer, slot: &TensorSlot) -> Result<wgpu::BufferBinding<'a>> {
+        Ok(wgpu::BufferBinding {
+            buffer,
+            offset: slot.byte_offset(),
+            size: wgpu::BufferSize::new(slot.byte_size()),
+        })
+    }
+
+    /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write
+    /// lands before the next submitted command buffer).
+    pub fn write_params(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
+        self.write(queue, &self.params, name, values)
+    }
+
+    /// Writes the gradients of tensor `name`, as [`Arena::write_params`] does.
+    pub fn write_grads(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
+        self.write(queue, &self.grads, name, values)
+    }
+
+    fn write(&self, queue: &wgpu::Queue, buffer: &wgpu::Buffer, name: &str, values: &[f32]) -> Result<()> {
+        let slot = self.checked_slot(name, values.len())?;
+        queue.write_buffer(buffer, slot.byte_offset(), bytemuck::cast_slice(values));
+        Ok(())
+    }
+
+    /// Reads the parameters of tensor `name` back, waiting for the device. For tests,
+    /// checkpoints and tools: it stalls the queue, so keep it off the training loop.
+    pub fn read_params(&self, device: &wgpu::Device, queue: &wgpu::Queue, name: &str) -> Result<Vec<f32>> {
+        Self::read(device, queue, &self.params, self.tensor(name)?)
+    }
+
+    /// Reads the gradients of tensor `name` back, as [`Arena::read_params`] does.
+    pub fn read_grads(&self, device: &wgpu::Device, queue: &wgpu::Queue, name: &str) -> Result<Vec<f32>> {
+        Self::read(device, queue, &self.grads, self.tensor(name)?)
+    }
+
+    fn read(device: &wgpu::Device, queue: &wgpu::Queue, buffer: &wgpu::Buffer, slot: &TensorSlot) -> Result<Vec<f32>> {
+        let bytes = read_buffer_blocking(device, queue, buffer, slot.byte_offset(), slot.byte_size())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Records a clear of every gradient to zero into `encoder`.
+    pub fn zero_grads(&self, encoder: &mut wgpu::CommandEncoder) {
+        encoder.clear_buffer(&self.grads, 0, None);
+    }
+
+    fn checked_slot(&self, name: &str, len: usize) -> Result<&TensorSlot> {
+        let slot = self.tensor(name)?;
+        if slot.len != len {
+            return Err(Error::LengthMismatch {
+                tensor: name.to_string(),
+                expected: slot.len,
+                actual: len,
+            });
+        }
+        Ok(slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensors_start_aligned_and_do_not_overlap() {
+        let layout = ArenaLayout::new(&[("a", 1), ("b", 3), ("c", 255), ("d", 257)], 256).unwrap();
+        let offsets: Vec<usize> = layout.tensors().iter().map(|t| t.offset).collect();
+        assert_eq!(offsets, [0, 64, 128, 384]);
+        assert_eq!(layout.len(), 384 + 260);
+        assert_eq!(layout.num_elements(), 1 + 3 + 255 + 257);
+        for t in layout.tensors() {
+            assert_eq!(t.byte_offset() % 256, 0);
+        }
+    }
+
+    #[test]
+    fn small_alignments_are_raised_to_a_vec4() {
+        let layout = ArenaLayout::new(&[("a", 1), ("b", 1)], 4).unwrap();
+        assert_eq!(layout.alignment(), 16);
+        assert_eq!(layout.tensor("b").unwrap().offset, 4);
+    }
+
+    #[test]
+    fn bad_layouts_are_typed_errors() {
+        assert!(matches!(ArenaLayout::new(&[], 256), Err(Error::EmptyArena)));
+        assert!(matches!(ArenaLayout::new(&[("a", 0)], 256), Err(Error::EmptyTensor(_))));
+        assert!(matches!(
+            ArenaLayout::new(&[("a", 1), ("a", 2)], 256),
+            Err(Error::DuplicateTensor(_))
+        ));
+        let layout = ArenaLayout::new(&[("a", 1)], 256).unwrap();
+        assert!(matches!(layout.tensor("b"), Err(Error::UnknownTensor(_))));
+    }
+}

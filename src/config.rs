@@ -1,0 +1,130 @@
+//! The optimizer's hyper-parameters and their validation.
+
+use crate::error::{Error, Result};
+
+/// How momentum enters the update (see the crate docs for the formulas).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MomentumKind {
+    /// The official ALI-G default: `z <- mu*z - gamma*g ; w <- w - gamma*g + mu*z`
+    /// (the step size is kept inside the buffer).
+    #[default]
+    Nesterov,
+    /// `adjusted_momentum=True` in the official code, i.e. `torch.optim.SGD(nesterov=True)`
+    /// with `lr = gamma`: `z <- mu*z - g ; w <- w - gamma*g + gamma*mu*z`.
+    Adjusted,
+}
+
+/// Hyper-parameters of ALI-G and its Polyak-step generalisation:
+///
+/// `gamma = min(max_lr, max(0, loss - f_star) / (c * ||g||^2 + eps))`.
+///
+/// The defaults are the official ALI-G defaults: no `max_lr`, no momentum, `eps = 1e-5`,
+/// `f_star = 0`, `c = 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AligConfig {
+    /// Upper bound of the step size; `None` leaves it unbounded (official default).
+    pub max_lr: Option<f32>,
+    /// Momentum `mu` in `[0, 1)`; 0 turns momentum off. The paper's runs use 0.9.
+    pub momentum: f32,
+    /// Which momentum update to use when `momentum > 0`.
+    pub momentum_kind: MomentumKind,
+    /// Added to the denominator so that a tiny gradient does not blow the step up.
+    pub eps: f32,
+    /// The loss floor (the optimal value): 0 for ALI-G, the known optimum for a Polyak step.
+    pub f_star: f32,
+    /// Scale of `||g||^2` in the denominator: 1 for ALI-G and Polyak, usually 0.5 for SPS-max.
+    pub c: f32,
+    /// Number of step records kept in the GPU stats ring.
+    pub stats_capacity: u32,
+}
+
+impl Default for AligConfig {
+    fn default() -> Self {
+        Self {
+            max_lr: None,
+            momentum: 0.0,
+            momentum_kind: MomentumKind::Nesterov,
+            eps: 1e-5,
+            f_star: 0.0,
+            c: 1.0,
+            stats_capacity: 1024,
+        }
+    }
+}
+
+impl AligConfig {
+    /// The configuration of the paper's runs: momentum 0.9 (Nesterov) and the given `max_lr`.
+    pub fn paper(max_lr: f32) -> Self {
+        Self {
+            max_lr: Some(max_lr),
+            momentum: 0.9,
+            ..Self::default()
+        }
+    }
+
+    /// Checks every field; the first invalid one is returned as a typed error.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(max_lr) = self.max_lr {
+            if !(max_lr.is_finite() && max_lr > 0.0) {
+                return Err(Error::InvalidMaxLr(max_lr));
+            }
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(Error::InvalidMomentum(self.momentum));
+        }
+        if !(self.eps.is_finite() && self.eps >= 0.0) {
+            return Err(Error::InvalidEps(self.eps));
+        }
+        if !self.f_star.is_finite() {
+            return Err(Error::InvalidFStar(self.f_star));
+        }
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(Error::InvalidC(self.c));
+        }
+        if self.stats_capacity == 0 {
+            return Err(Error::InvalidStatsCapacity);
+        }
+        Ok(())
+    }
+
+    /// Whether the optimizer keeps a momentum buffer.
+    pub fn uses_momentum(&self) -> bool {
+        self.momentum > 0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_official_ones_and_valid() {
+        let config = AligConfig::default();
+        assert_eq!(config.max_lr, None);
+        assert_eq!(config.momentum, 0.0);
+        assert_eq!(config.eps, 1e-5);
+        config.validate().unwrap();
+        AligConfig::paper(0.1).validate().unwrap();
+    }
+
+    #[test]
+    fn each_invalid_field_has_its_error() {
+        let bad = |f: fn(&mut AligConfig)| {
+            let mut config = AligConfig::default();
+            f(&mut config);
+            config.validate().unwrap_err()
+        };
+        assert!(matches!(bad(|c| c.max_lr = Some(-1.0)), Error::InvalidMaxLr(_)));
+        assert!(matches!(bad(|c| c.max_lr = Some(0.0)), Error::InvalidMaxLr(_)));
+        assert!(matches!(bad(|c| c.max_lr = Some(f32::NAN)), Error::InvalidMaxLr(_)));
+        assert!(matches!(bad(|c| c.max_lr = Some(f32::INFINITY)), Error::InvalidMaxLr(_)));
+        assert!(matches!(bad(|c| c.momentum = 1.0), Error::InvalidMomentum(_)));
+        assert!(matches!(bad(|c| c.momentum = -0.1), Error::InvalidMomentum(_)));
+        assert!(matches!(bad(|c| c.momentum = f32::NAN), Error::InvalidMomentum(_)));
+        assert!(matches!(bad(|c| c.eps = -1e-5), Error::InvalidEps(_)));
+        assert!(matches!(bad(|c| c.eps = f32::NAN), Error::InvalidEps(_)));
+        assert!(matches!(bad(|c| c.f_star = f32::INFINITY), Error::InvalidFStar(_)));
+        assert!(matches!(bad(|c| c.c = 0.0), Error::InvalidC(_)));
+        assert!(matches!(bad(|c| c.stats_capacity = 0), Error::InvalidStatsCapacity));
+    }
+}

@@ -1,0 +1,98 @@
+//! The crate's error type.
+
+/// Everything that can go wrong in this crate. Every variant is returned, never panicked.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `max_lr` must be finite and greater than zero.
+    #[error("max_lr must be finite and > 0, got {0}")]
+    InvalidMaxLr(f32),
+    /// `momentum` must lie in `[0, 1)`.
+    #[error("momentum must be in [0, 1), got {0}")]
+    InvalidMomentum(f32),
+    /// `eps` must be finite and `>= 0`.
+    #[error("eps must be finite and >= 0, got {0}")]
+    InvalidEps(f32),
+    /// `f_star` (the loss floor) must be finite.
+    #[error("f_star must be finite, got {0}")]
+    InvalidFStar(f32),
+    /// `c` (the scale of the squared norm) must be finite and greater than zero.
+    #[error("c must be finite and > 0, got {0}")]
+    InvalidC(f32),
+    /// The stats ring must hold at least one record.
+    #[error("stats_capacity must be at least 1")]
+    InvalidStatsCapacity,
+    /// An arena needs at least one tensor.
+    #[error("the arena has no tensors")]
+    EmptyArena,
+    /// Tensors need at least one element.
+    #[error("tensor `{0}` has no elements")]
+    EmptyTensor(String),
+    /// Two tensors of one arena share a name.
+    #[error("tensor `{0}` is declared twice")]
+    DuplicateTensor(String),
+    /// No tensor of that name is in the arena.
+    #[error("no tensor named `{0}` in the arena")]
+    UnknownTensor(String),
+    /// Data for a tensor has the wrong number of elements.
+    #[error("tensor `{tensor}` has {expected} elements, got {actual}")]
+    LengthMismatch {
+        /// The tensor's name.
+        tensor: String,
+        /// Its number of elements.
+        expected: usize,
+        /// The number of elements passed.
+        actual: usize,
+    },
+    /// The arena does not fit in one storage binding or buffer of this device.
+    #[error("the arena needs {bytes} bytes but this device allows {limit} per {what}")]
+    ArenaTooLarge {
+        /// Bytes the arena needs per buffer.
+        bytes: u64,
+        /// The device's limit.
+        limit: u64,
+        /// Which limit: a buffer, or a storage binding.
+        what: &'static str,
+    },
+    /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.
+    #[error("loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer")]
+    LossOffset {
+        /// The offset passed.
+        offset: u64,
+        /// The buffer's size.
+        size: u64,
+    },
+    /// A GPU loss buffer must have `BufferUsages::COPY_SRC`.
+    #[error("the loss buffer lacks BufferUsages::COPY_SRC")]
+    LossBufferUsage,
+    /// No adapter (GPU driver) was found; the message says how to get one.
+    #[error("no adapter found: {0}")]
+    NoAdapter(String),
+    /// The adapter refused the device request.
+    #[error("requesting the device failed: {0}")]
+    RequestDevice(#[from] wgpu::RequestDeviceError),
+    /// wgpu reported a validation or out-of-memory error, caught in an error scope.
+    #[error("the GPU reported an error: {0}")]
+    Gpu(String),
+    /// Mapping a buffer for reading failed.
+    #[error("reading a buffer back failed: {0}")]
+    Readback(String),
+}
+
+/// The crate's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Runs `create` inside validation and out-of-memory error scopes, so that a failure to create
+/// a buffer or pipeline comes back as [`Error::Gpu`] instead of reaching the device's
+/// uncaptured-error handler (which panics by default).
+pub(crate) fn catch_gpu_errors<T>(device: &wgpu::Device, create: impl FnOnce() -> T) -> Result<T> {
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let value = create();
+    // Scopes pop in reverse order of pushing.
+    let oom = pollster::block_on(out_of_memory.pop());
+    let invalid = pollster::block_on(validation.pop());
+    match oom.or(invalid) {
+        Some(error) => Err(Error::Gpu(error.to_string())),
+        None => Ok(value),
+    }
+}

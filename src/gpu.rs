@@ -1,0 +1,93 @@
+//! An optional convenience: an instance, adapter, device and queue for programs that do not
+//! bring their own (examples, tests, tools). Engines pass their own device to the crate.
+
+use crate::error::{Error, Result};
+
+/// What to ask of the device.
+#[derive(Clone, Debug)]
+pub struct GpuRequest {
+    /// Request `Features::SUBGROUP` when the adapter has it (the subgroup reduction path).
+    pub subgroups: bool,
+    /// Request `Features::TIMESTAMP_QUERY` when the adapter has it (benchmarks).
+    pub timestamps: bool,
+    /// Cap `max_storage_buffer_binding_size` (bytes) below the adapter's limit, to exercise
+    /// large-model code paths on small data.
+    pub max_storage_binding: Option<u64>,
+}
+
+impl Default for GpuRequest {
+    fn default() -> Self {
+        Self {
+            subgroups: true,
+            timestamps: false,
+            max_storage_binding: None,
+        }
+    }
+}
+
+/// An adapter with its device and queue.
+#[derive(Debug)]
+pub struct Gpu {
+    /// The adapter the device was created on.
+    pub adapter: wgpu::Adapter,
+    /// The device.
+    pub device: wgpu::Device,
+    /// The device's queue.
+    pub queue: wgpu::Queue,
+}
+
+impl Gpu {
+    /// [`Gpu::request`] with the default request, waiting for it.
+    pub fn new() -> Result<Self> {
+        pollster::block_on(Self::request(GpuRequest::default()))
+    }
+
+    /// Opens the highest-performance adapter of the backends in `WGPU_BACKEND` (all of them
+    /// when unset: `vulkan`, `metal`, `dx12`, `gl`) with the adapter's own limits, so that
+    /// large arenas fit.
+    pub async fn request(request: GpuRequest) -> Result<Self> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!(
+                "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
+                 `apt-get install mesa-vulkan-drivers` provides lavapipe, a CPU Vulkan driver \
+                 (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl)"
+            )))?;
+        let mut wanted = wgpu::Features::empty();
+        if request.subgroups {
+            wanted |= wgpu::Features::SUBGROUP;
+        }
+        if request.timestamps {
+            wanted |= wgpu::Features::TIMESTAMP_QUERY;
+        }
+        let mut limits = adapter.limits();
+        if let Some(cap) = request.max_storage_binding {
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+            limits.max_buffer_size = limits.max_buffer_size.min(cap);
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-alig"),
+                required_features: adapter.features() & wanted,
+                required_limits: limits,
+                ..Default::default()
+            })
+            .await?;
+        Ok(Self {
+            adapter,
+            device,
+            queue,
+        })
+    }
+
+    /// A one-line description of the adapter: name, backend, driver.
+    pub fn describe(&self) -> String {
+        let info = self.adapter.get_info();
+        format!("{} ({:?}, {} {})", info.name, info.backend, info.driver, info.driver_info)
+    }
+}

@@ -1,0 +1,59 @@
+//! # wgpu-alig
+//!
+//! The ALI-G optimizer (Berrada, Zisserman, Kumar, *Training Neural Networks for and by
+//! Interpolation*, ICML 2020, arXiv:1906.05661) as hand-written WGSL compute kernels, for
+//! training engines whose parameters and gradients stay on the GPU.
+//!
+//! ALI-G is SGD with a step size computed in closed form from the mini-batch loss `l` and
+//! the gradient `g` of every trainable tensor together:
+//!
+//! ```text
+//! gamma_hat = max(0, l - f_star) / (c * ||g||^2 + eps)      ALI-G: f_star = 0, c = 1
+//! gamma     = min(gamma_hat, max_lr)                        (gamma_hat when max_lr is None)
+//!
+//! no momentum:                 w <- w - gamma*g
+//! momentum (Nesterov, default) z <- mu*z - gamma*g ;  w <- w - gamma*g + mu*z
+//! adjusted momentum:           z <- mu*z - g       ;  w <- w - gamma*g + gamma*mu*z
+//! ```
+//!
+//! A step is two dispatches whatever the number of tensors: pass 1 writes partial sums of
+//! `||g||^2` (no atomics, so the result is deterministic); pass 2 re-reduces them in every
+//! workgroup, computes gamma on the GPU and updates parameters and momentum. The loss comes
+//! from the host or from a GPU buffer; nothing is read back. Each step appends a
+//! [`StepRecord`] to a ring on the GPU, read asynchronously with [`Alig::read_stats`].
+//!
+//! ```no_run
+//! use wgpu_alig::{Alig, AligConfig, Arena, Gpu, Loss};
+//! # fn main() -> wgpu_alig::Result<()> {
+//! let gpu = Gpu::new()?; // or bring your own device and queue
+//! let arena = Arena::new(&gpu.device, &[("w1", 784 * 128), ("b1", 128)])?;
+//! // The engine binds each tensor where it lives: arena.param_binding("w1")?, ...
+//! let mut alig = Alig::new(&gpu.device, &arena, AligConfig::paper(0.1))?;
+//! let mut encoder = gpu.device.create_command_encoder(&Default::default());
+//! // ... the engine's forward and backward passes write the gradients into the arena ...
+//! alig.record_step(&mut encoder, &gpu.queue, Loss::Host(0.7))?;
+//! gpu.queue.submit([encoder.finish()]);
+//! # Ok(()) }
+//! ```
+//!
+//! [`reference`] holds an f64 CPU port of the kernels with the same semantics.
+#![deny(missing_docs)]
+
+mod arena;
+mod config;
+mod error;
+mod gpu;
+mod optimizer;
+mod pipelines;
+mod readback;
+pub mod reference;
+mod shader_types;
+pub mod shaders;
+mod stats;
+
+pub use arena::{Arena, ArenaLayout, TensorSlot};
+pub use config::{AligConfig, MomentumKind};
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuRequest};
+pub use optimizer::{Alig, Loss, HOST_LOSS_SLOTS};
+pub use stats::{StatsSnapshot, StepFlags, StepRecord};

@@ -1,0 +1,134 @@
+//! The compute pipelines of the two passes and their bind group layouts, built once per
+//! optimizer with the reduction the device supports.
+
+use crate::error::{catch_gpu_errors, Result};
+use crate::shaders::{Kernel, Reduction};
+
+/// Binding indices of pass 1 (`shaders/grad_sq_norm.wgsl`).
+pub(crate) mod grad_sq_norm_binding {
+    pub const UNIFORMS: u32 = 0;
+    pub const GRADS: u32 = 1;
+    pub const PARTIALS: u32 = 2;
+}
+
+/// Binding indices of pass 2 (`shaders/alig_update.wgsl`).
+pub(crate) mod alig_update_binding {
+    pub const UNIFORMS: u32 = 0;
+    pub const PARTIALS: u32 = 1;
+    pub const STATE: u32 = 2;
+    pub const PARAMS: u32 = 3;
+    pub const GRADS: u32 = 4;
+    pub const MOMENTUM: u32 = 5;
+}
+
+/// What a kernel does with a binding.
+#[derive(Clone, Copy)]
+enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+fn layout_entry(binding: u32, access: Access) -> wgpu::BindGroupLayoutEntry {
+    let ty = match access {
+        Access::Uniform => wgpu::BufferBindingType::Uniform,
+        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+    };
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+/// A kernel's pipeline with the layout of its single bind group.
+#[derive(Debug)]
+pub(crate) struct KernelPipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group_layout: wgpu::BindGroupLayout,
+}
+
+impl KernelPipeline {
+    fn new(
+        device: &wgpu::Device,
+        kernel: Kernel,
+        reduction: Reduction,
+        bindings: &[(u32, Access)],
+    ) -> Self {
+        let label = Some(kernel.entry_point());
+        let entries: Vec<_> = bindings.iter().map(|&(b, a)| layout_entry(b, a)).collect();
+        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label,
+            entries: &entries,
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label,
+            bind_group_layouts: &[Some(&bind_group_layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label,
+            source: wgpu::ShaderSource::Wgsl(kernel.wgsl(kernel.reduction(reduction)).into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label,
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some(kernel.entry_point()),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        Self {
+            pipeline,
+            bind_group_layout,
+        }
+    }
+}
+
+/// Both passes, built for one device.
+#[derive(Debug)]
+pub(crate) struct Pipelines {
+    pub grad_sq_norm: KernelPipeline,
+    pub alig_update: KernelPipeline,
+    pub reduction: Reduction,
+}
+
+impl Pipelines {
+    /// Compiles both kernels; a shader or layout error comes back as `Err`.
+    pub fn new(device: &wgpu::Device) -> Result<Self> {
+        use Access::*;
+        let reduction = Reduction::for_device(device);
+        catch_gpu_errors(device, || {
+            use alig_update_binding as update;
+            use grad_sq_norm_binding as norm;
+            Self {
+                grad_sq_norm: KernelPipeline::new(
+                    device,
+                    Kernel::GradSqNorm,
+                    reduction,
+                    &[(norm::UNIFORMS, Uniform), (norm::GRADS, Read), (norm::PARTIALS, ReadWrite)],
+                ),
+                alig_update: KernelPipeline::new(
+                    device,
+                    Kernel::AligUpdate,
+                    reduction,
+                    &[
+                        (update::UNIFORMS, Uniform),
+                        (update::PARTIALS, Read),
+                        (update::STATE, ReadWrite),
+                        (update::PARAMS, ReadWrite),
+                        (update::GRADS, Read),
+                        (update::MOMENTUM, ReadWrite),
+                    ],
+                ),
+                reduction,
+            }
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! Reading GPU buffers back to the host without stalling the queue: a copy into a fresh
+//! staging buffer, then `map_async` whose callback completes a oneshot channel.
+
+use std::future::Future;
+
+use futures_intrusive::channel::shared::oneshot_channel;
+
+use crate::error::{Error, Result};
+
+/// Records a copy of `size` bytes of `buffer` at `offset`, submits it, and returns a future of
+/// the bytes. The future completes once the device is polled (by the caller, another thread,
+/// or a later submit) after the copy has run; nothing here blocks.
+pub(crate) fn read_buffer(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> impl Future<Output = Result<Vec<u8>>> + Send + 'static {
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wgpu-alig readback"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("wgpu-alig readback"),
+    });
+    encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+    queue.submit([encoder.finish()]);
+
+    let (sender, receiver) = oneshot_channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        // The receiver may be gone if the caller dropped the future; nothing to do then.
+        let _ = sender.send(result);
+    });
+    async move {
+        match receiver.receive().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
+            None => return Err(Error::Readback("the map callback was dropped".into())),
+        }
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Readback(e.to_string()))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+/// [`read_buffer`], waiting for the device: for tests, tools and checkpoints, not the
+/// per-step path.
+pub(crate) fn read_buffer_blocking(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<u8>> {
+    let bytes = read_buffer(device, queue, buffer, offset, size);
+    wait_for_device(device)?;
+    pollster::block_on(bytes)
+}
+
+/// Blocks until the device has finished all submitted work.
+pub(crate) fn wait_for_device(device: &wgpu::Device) -> Result<()> {
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map(|_| ())
+        .map_err(|e| Error::Gpu(e.to_string()))
+}

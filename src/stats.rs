@@ -1,0 +1,109 @@
+//! Step statistics: what the GPU records for every step, and their readback.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::shader_types::StepStateHeader;
+
+/// Why a step took the step size it did (`FLAG_*` in `shaders/common.wgsl`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+#[repr(transparent)]
+pub struct StepFlags(pub u32);
+
+impl StepFlags {
+    /// `gamma_hat` exceeded `max_lr`, so `gamma = max_lr`.
+    pub const CLIPPED: Self = Self(1);
+    /// The loss was at or below `f_star`, so `gamma = 0` (momentum still applies).
+    pub const FLOOR_REACHED: Self = Self(2);
+    /// Skipped: the loss was NaN or infinite.
+    pub const SKIPPED_LOSS: Self = Self(4);
+    /// Skipped: a gradient element was NaN or infinite.
+    pub const SKIPPED_GRAD: Self = Self(8);
+    /// Skipped: every gradient element was finite, but `||g||^2` overflowed f32.
+    pub const SKIPPED_NORM_OVERFLOW: Self = Self(16);
+    /// Skipped: `gamma_hat` overflowed f32 with no `max_lr` to bound it.
+    pub const SKIPPED_STEP_OVERFLOW: Self = Self(32);
+    /// Any of the reasons that skip a step, leaving parameters and momentum untouched.
+    pub const SKIPPED: Self = Self(4 | 8 | 16 | 32);
+
+    /// Whether any flag of `other` is set.
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether the step was skipped.
+    pub fn skipped(self) -> bool {
+        self.intersects(Self::SKIPPED)
+    }
+
+    /// Whether `gamma` was clipped to `max_lr`.
+    pub fn clipped(self) -> bool {
+        self.intersects(Self::CLIPPED)
+    }
+}
+
+/// One step as the GPU saw it. Mirrors `StepRecord` in `shaders/common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct StepRecord {
+    /// Index of the step, from 0 (wraps at 2^32).
+    pub step: u32,
+    /// Why the step took the size it did.
+    pub flags: StepFlags,
+    /// The loss the step was given.
+    pub loss: f32,
+    /// `||g||^2` over every trainable tensor.
+    pub grad_sq_norm: f32,
+    /// The unclipped step size `max(0, loss - f_star) / (c ||g||^2 + eps)`.
+    pub gamma_hat: f32,
+    /// The step size applied (0 for a skipped step).
+    pub gamma: f32,
+    /// Reserved; zero.
+    pub _reserved: [u32; 2],
+}
+
+/// The stats ring as read back: counters, and the last records, oldest first.
+///
+/// The ring keeps the last `stats_capacity` records. When more steps than that run between
+/// two reads, the older ones are overwritten: `records` then starts after a gap, which
+/// [`StatsSnapshot::dropped_since`] measures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsSnapshot {
+    /// Steps recorded since the optimizer was created (or its state loaded).
+    pub steps: u32,
+    /// Steps skipped among them.
+    pub skipped: u32,
+    /// The last `min(steps, capacity)` records, oldest first.
+    pub records: Vec<StepRecord>,
+}
+
+impl StatsSnapshot {
+    /// The latest record, if any step ran.
+    pub fn last(&self) -> Option<&StepRecord> {
+        self.records.last()
+    }
+
+    /// How many steps after `previous_steps` (the `steps` of an earlier snapshot) are no
+    /// longer in the ring because it wrapped before this read.
+    pub fn dropped_since(&self, previous_steps: u32) -> u32 {
+        let new_steps = self.steps.wrapping_sub(previous_steps);
+        new_steps.saturating_sub(self.records.len() as u32)
+    }
+
+    /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
+    pub(crate) fn from_state_bytes(bytes: &[u8]) -> Self {
+        let header_size = std::mem::size_of::<StepStateHeader>();
+        let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
+        let ring: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
+        let capacity = ring.len() as u32;
+        let kept = header.steps.min(capacity);
+        let first = header.steps.wrapping_sub(kept);
+        let records = (0..kept)
+            .map(|k| ring[(first.wrapping_add(k) % capacity) as usize])
+            .collect();
+        Self {
+            steps: header.steps,
+            skipped: header.skipped,
+            records,
+        }
+    }
+}
