@@ -172,6 +172,18 @@ impl Alig {
         queue: &wgpu::Queue,
         loss: Loss<'_>,
     ) -> Result<()> {
+        self.record_step_with_timestamps(encoder, queue, loss, None)
+    }
+
+    /// [`Alig::record_step`], with timestamps written at the beginning and end of the step's
+    /// compute pass (needs `Features::TIMESTAMP_QUERY`): GPU time for benchmarks.
+    pub fn record_step_with_timestamps(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        queue: &wgpu::Queue,
+        loss: Loss<'_>,
+        timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) -> Result<()> {
         let (source, offset) = match loss {
             Loss::Host(value) => {
                 let offset = u64::from(self.next_host_loss_slot) * 4;
@@ -196,7 +208,7 @@ impl Alig {
 
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("wgpu-alig step"),
-            timestamp_writes: None,
+            timestamp_writes,
         });
         pass.set_pipeline(&self.pipelines.grad_sq_norm.pipeline);
         pass.set_bind_group(0, &self.grad_sq_norm_bind_group, &[]);
