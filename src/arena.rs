@@ -219,7 +219,13 @@ impl Arena {
         self.write(queue, &self.grads, name, values)
     }
 
-    fn write(&self, queue: &wgpu::Queue, buffer: &wgpu::Buffer, name: &str, values: &[f32]) -> Result<()> {
+    fn write(
+        &self,
+        queue: &wgpu::Queue,
+        buffer: &wgpu::Buffer,
+        name: &str,
+        values: &[f32],
+    ) -> Result<()> {
         let slot = self.checked_slot(name, values.len())?;
         queue.write_buffer(buffer, slot.byte_offset(), bytemuck::cast_slice(values));
         Ok(())
@@ -227,17 +233,33 @@ impl Arena {
 
     /// Reads the parameters of tensor `name` back, waiting for the device. For tests,
     /// checkpoints and tools: it stalls the queue, so keep it off the training loop.
-    pub fn read_params(&self, device: &wgpu::Device, queue: &wgpu::Queue, name: &str) -> Result<Vec<f32>> {
+    pub fn read_params(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        name: &str,
+    ) -> Result<Vec<f32>> {
         Self::read(device, queue, &self.params, self.tensor(name)?)
     }
 
     /// Reads the gradients of tensor `name` back, as [`Arena::read_params`] does.
-    pub fn read_grads(&self, device: &wgpu::Device, queue: &wgpu::Queue, name: &str) -> Result<Vec<f32>> {
+    pub fn read_grads(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        name: &str,
+    ) -> Result<Vec<f32>> {
         Self::read(device, queue, &self.grads, self.tensor(name)?)
     }
 
-    fn read(device: &wgpu::Device, queue: &wgpu::Queue, buffer: &wgpu::Buffer, slot: &TensorSlot) -> Result<Vec<f32>> {
-        let bytes = read_buffer_blocking(device, queue, buffer, slot.byte_offset(), slot.byte_size())?;
+    fn read(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        buffer: &wgpu::Buffer,
+        slot: &TensorSlot,
+    ) -> Result<Vec<f32>> {
+        let bytes =
+            read_buffer_blocking(device, queue, buffer, slot.byte_offset(), slot.byte_size())?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -285,7 +307,10 @@ mod tests {
     #[test]
     fn bad_layouts_are_typed_errors() {
         assert!(matches!(ArenaLayout::new(&[], 256), Err(Error::EmptyArena)));
-        assert!(matches!(ArenaLayout::new(&[("a", 0)], 256), Err(Error::EmptyTensor(_))));
+        assert!(matches!(
+            ArenaLayout::new(&[("a", 0)], 256),
+            Err(Error::EmptyTensor(_))
+        ));
         assert!(matches!(
             ArenaLayout::new(&[("a", 1), ("a", 2)], 256),
             Err(Error::DuplicateTensor(_))

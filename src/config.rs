@@ -114,17 +114,44 @@ mod tests {
             f(&mut config);
             config.validate().unwrap_err()
         };
-        assert!(matches!(bad(|c| c.max_lr = Some(-1.0)), Error::InvalidMaxLr(_)));
-        assert!(matches!(bad(|c| c.max_lr = Some(0.0)), Error::InvalidMaxLr(_)));
-        assert!(matches!(bad(|c| c.max_lr = Some(f32::NAN)), Error::InvalidMaxLr(_)));
-        assert!(matches!(bad(|c| c.max_lr = Some(f32::INFINITY)), Error::InvalidMaxLr(_)));
-        assert!(matches!(bad(|c| c.momentum = 1.0), Error::InvalidMomentum(_)));
-        assert!(matches!(bad(|c| c.momentum = -0.1), Error::InvalidMomentum(_)));
-        assert!(matches!(bad(|c| c.momentum = f32::NAN), Error::InvalidMomentum(_)));
+        assert!(matches!(
+            bad(|c| c.max_lr = Some(-1.0)),
+            Error::InvalidMaxLr(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.max_lr = Some(0.0)),
+            Error::InvalidMaxLr(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.max_lr = Some(f32::NAN)),
+            Error::InvalidMaxLr(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.max_lr = Some(f32::INFINITY)),
+            Error::InvalidMaxLr(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.momentum = 1.0),
+            Error::InvalidMomentum(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.momentum = -0.1),
+            Error::InvalidMomentum(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.momentum = f32::NAN),
+            Error::InvalidMomentum(_)
+        ));
         assert!(matches!(bad(|c| c.eps = -1e-5), Error::InvalidEps(_)));
         assert!(matches!(bad(|c| c.eps = f32::NAN), Error::InvalidEps(_)));
-        assert!(matches!(bad(|c| c.f_star = f32::INFINITY), Error::InvalidFStar(_)));
+        assert!(matches!(
+            bad(|c| c.f_star = f32::INFINITY),
+            Error::InvalidFStar(_)
+        ));
         assert!(matches!(bad(|c| c.c = 0.0), Error::InvalidC(_)));
-        assert!(matches!(bad(|c| c.stats_capacity = 0), Error::InvalidStatsCapacity));
+        assert!(matches!(
+            bad(|c| c.stats_capacity = 0),
+            Error::InvalidStatsCapacity
+        ));
     }
 }

@@ -54,7 +54,9 @@ pub enum Error {
         what: &'static str,
     },
     /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.
-    #[error("loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer")]
+    #[error(
+        "loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer"
+    )]
     LossOffset {
         /// The offset passed.
         offset: u64,

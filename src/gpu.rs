@@ -46,18 +46,21 @@ impl Gpu {
     /// when unset: `vulkan`, `metal`, `dx12`, `gl`) with the adapter's own limits, so that
     /// large arenas fit.
     pub async fn request(request: GpuRequest) -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::NoAdapter(format!(
-                "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
+            .map_err(|e| {
+                Error::NoAdapter(format!(
+                    "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
                  `apt-get install mesa-vulkan-drivers` provides lavapipe, a CPU Vulkan driver \
                  (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl)"
-            )))?;
+                ))
+            })?;
         let mut wanted = wgpu::Features::empty();
         if request.subgroups {
             wanted |= wgpu::Features::SUBGROUP;
@@ -67,7 +70,8 @@ impl Gpu {
         }
         let mut limits = adapter.limits();
         if let Some(cap) = request.max_storage_binding {
-            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
             limits.max_buffer_size = limits.max_buffer_size.min(cap);
         }
         let (device, queue) = adapter
@@ -88,6 +92,9 @@ impl Gpu {
     /// A one-line description of the adapter: name, backend, driver.
     pub fn describe(&self) -> String {
         let info = self.adapter.get_info();
-        format!("{} ({:?}, {} {})", info.name, info.backend, info.driver, info.driver_info)
+        format!(
+            "{} ({:?}, {} {})",
+            info.name, info.backend, info.driver, info.driver_info
+        )
     }
 }

@@ -108,7 +108,11 @@ impl Alig {
                 usage: wgpu::BufferUsages::UNIFORM,
             });
             let partial_bytes = u64::from(num_workgroups) * std::mem::size_of::<Partial>() as u64;
-            let partials = storage("wgpu-alig partials", partial_bytes, wgpu::BufferUsages::empty());
+            let partials = storage(
+                "wgpu-alig partials",
+                partial_bytes,
+                wgpu::BufferUsages::empty(),
+            );
             let state = storage("wgpu-alig step state", state_bytes, copy);
             let momentum = storage("wgpu-alig momentum", momentum_bytes, copy);
             let host_losses = device.create_buffer(&wgpu::BufferDescriptor {
@@ -267,8 +271,13 @@ impl Alig {
         if !self.config.uses_momentum() {
             return Ok(vec![0.0; slot.len]);
         }
-        let bytes =
-            read_buffer_blocking(device, queue, &self.momentum, slot.byte_offset(), slot.byte_size())?;
+        let bytes = read_buffer_blocking(
+            device,
+            queue,
+            &self.momentum,
+            slot.byte_offset(),
+            slot.byte_size(),
+        )?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 

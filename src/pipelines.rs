@@ -112,7 +112,11 @@ impl Pipelines {
                     device,
                     Kernel::GradSqNorm,
                     reduction,
-                    &[(norm::UNIFORMS, Uniform), (norm::GRADS, Read), (norm::PARTIALS, ReadWrite)],
+                    &[
+                        (norm::UNIFORMS, Uniform),
+                        (norm::GRADS, Read),
+                        (norm::PARTIALS, ReadWrite),
+                    ],
                 ),
                 alig_update: KernelPipeline::new(
                     device,

@@ -35,7 +35,12 @@ pub fn grad_sq_norm(grads: &[Vec<f64>]) -> (f64, bool) {
 /// a non-finite loss or gradient skips the step; a norm beyond `f32::MAX` (every element
 /// finite) skips it too, as does a `gamma_hat` beyond `f32::MAX` without `max_lr`; a loss at
 /// or below `f_star` gives `gamma = 0`.
-pub fn step_size(config: &AligConfig, loss: f64, grad_sq_norm: f64, grads_finite: bool) -> StepSize {
+pub fn step_size(
+    config: &AligConfig,
+    loss: f64,
+    grad_sq_norm: f64,
+    grads_finite: bool,
+) -> StepSize {
     let f32_max = f64::from(f32::MAX);
     let skip = |flags| StepSize {
         gamma_hat: 0.0,
@@ -84,7 +89,13 @@ pub fn step_size(config: &AligConfig, loss: f64, grad_sq_norm: f64, grads_finite
 }
 
 /// Pass 2, second half: the update of one tensor with step size `gamma`.
-pub fn alig_update(config: &AligConfig, gamma: f64, params: &mut [f64], momentum: &mut [f64], grads: &[f64]) {
+pub fn alig_update(
+    config: &AligConfig,
+    gamma: f64,
+    params: &mut [f64],
+    momentum: &mut [f64],
+    grads: &[f64],
+) {
     let mu = f64::from(config.momentum);
     if mu == 0.0 {
         for (w, g) in params.iter_mut().zip(grads) {
@@ -220,8 +231,13 @@ mod tests {
         let same = [0.5, 0.5, 0.5];
         let varying = [0.5, 0.1, 0.9];
         let tol = 1e-12;
-        assert!((run(MomentumKind::Nesterov, &same) - run(MomentumKind::Adjusted, &same)).abs() < tol);
-        assert!((run(MomentumKind::Nesterov, &varying) - run(MomentumKind::Adjusted, &varying)).abs() > 1e-3);
+        assert!(
+            (run(MomentumKind::Nesterov, &same) - run(MomentumKind::Adjusted, &same)).abs() < tol
+        );
+        assert!(
+            (run(MomentumKind::Nesterov, &varying) - run(MomentumKind::Adjusted, &varying)).abs()
+                > 1e-3
+        );
     }
 
     #[test]

@@ -44,3 +44,111 @@ pub(crate) struct StepStateHeader {
     pub skipped: u32,
     pub _pad: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The host twins against the WGSL declarations, read from `shaders/common.wgsl` by naga.
+    use super::*;
+    use crate::stats::{StepFlags, StepRecord};
+
+    fn common() -> naga::Module {
+        naga::front::wgsl::parse_str(include_str!("../shaders/common.wgsl"))
+            .expect("common.wgsl parses")
+    }
+
+    /// (size in bytes, byte offset of each member by name) of the WGSL struct `name`.
+    fn wgsl_struct(module: &naga::Module, name: &str) -> (u32, Vec<(String, u32)>) {
+        let ty = module
+            .types
+            .iter()
+            .find(|(_, ty)| ty.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no struct {name} in common.wgsl"))
+            .1;
+        match &ty.inner {
+            naga::TypeInner::Struct { members, span } => (
+                *span,
+                members
+                    .iter()
+                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                    .collect(),
+            ),
+            other => panic!("{name} is not a struct: {other:?}"),
+        }
+    }
+
+    fn wgsl_u32_constant(module: &naga::Module, name: &str) -> u32 {
+        let (_, constant) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no constant {name} in common.wgsl"));
+        match module.global_expressions[constant.init] {
+            naga::Expression::Literal(naga::Literal::U32(value)) => value,
+            ref other => panic!("{name} is not a u32 literal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn struct_sizes_and_offsets_match_wgsl() {
+        let module = common();
+        let (size, members) = wgsl_struct(&module, "AligUniforms");
+        assert_eq!(size as usize, std::mem::size_of::<AligUniforms>());
+        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
+        assert_eq!(offset("max_lr"), std::mem::offset_of!(AligUniforms, max_lr));
+        assert_eq!(
+            offset("options"),
+            std::mem::offset_of!(AligUniforms, options)
+        );
+        assert_eq!(
+            offset("len_vec4"),
+            std::mem::offset_of!(AligUniforms, len_vec4)
+        );
+        assert_eq!(
+            offset("num_partials"),
+            std::mem::offset_of!(AligUniforms, num_partials)
+        );
+        assert_eq!(
+            offset("stats_capacity"),
+            std::mem::offset_of!(AligUniforms, stats_capacity)
+        );
+
+        let (size, _) = wgsl_struct(&module, "Partial");
+        assert_eq!(size as usize, std::mem::size_of::<Partial>());
+
+        let (size, members) = wgsl_struct(&module, "StepRecord");
+        assert_eq!(size as usize, std::mem::size_of::<StepRecord>());
+        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
+        assert_eq!(offset("gamma"), std::mem::offset_of!(StepRecord, gamma));
+        assert_eq!(
+            offset("grad_sq_norm"),
+            std::mem::offset_of!(StepRecord, grad_sq_norm)
+        );
+
+        // The ring starts right after the header the host parses.
+        let (_, members) = wgsl_struct(&module, "StepState");
+        let records = members.iter().find(|m| m.0 == "records").unwrap().1 as usize;
+        assert_eq!(records, std::mem::size_of::<StepStateHeader>());
+    }
+
+    #[test]
+    fn constants_match_wgsl() {
+        let module = common();
+        let c = |name| wgsl_u32_constant(&module, name);
+        assert_eq!(c("WG_SIZE"), WORKGROUP_SIZE);
+        assert_eq!(c("OPTION_HAS_MAX_LR"), OPTION_HAS_MAX_LR);
+        assert_eq!(c("OPTION_ADJUSTED_MOMENTUM"), OPTION_ADJUSTED_MOMENTUM);
+        assert_eq!(c("FLAG_CLIPPED"), StepFlags::CLIPPED.0);
+        assert_eq!(c("FLAG_FLOOR_REACHED"), StepFlags::FLOOR_REACHED.0);
+        assert_eq!(c("FLAG_SKIPPED_LOSS"), StepFlags::SKIPPED_LOSS.0);
+        assert_eq!(c("FLAG_SKIPPED_GRAD"), StepFlags::SKIPPED_GRAD.0);
+        assert_eq!(
+            c("FLAG_SKIPPED_NORM_OVERFLOW"),
+            StepFlags::SKIPPED_NORM_OVERFLOW.0
+        );
+        assert_eq!(
+            c("FLAG_SKIPPED_STEP_OVERFLOW"),
+            StepFlags::SKIPPED_STEP_OVERFLOW.0
+        );
+        assert_eq!(c("SKIP_MASK"), StepFlags::SKIPPED.0);
+    }
+}

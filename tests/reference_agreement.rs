@@ -53,7 +53,11 @@ fn configs() -> Vec<(&'static str, AligConfig)> {
 fn agree(sizes: &[usize], seed: u64) {
     let gpu = gpu();
     let names: Vec<String> = (0..sizes.len()).map(|k| format!("t{k}")).collect();
-    let tensors: Vec<(&str, usize)> = names.iter().map(|n| n.as_str()).zip(sizes.iter().copied()).collect();
+    let tensors: Vec<(&str, usize)> = names
+        .iter()
+        .map(|n| n.as_str())
+        .zip(sizes.iter().copied())
+        .collect();
     for (config_name, config) in configs() {
         let mut rng = Rng::new(seed);
         let arena = Arena::new(&gpu.device, &tensors).unwrap();
@@ -62,7 +66,8 @@ fn agree(sizes: &[usize], seed: u64) {
             arena.write_params(&gpu.queue, name, values).unwrap();
         }
         let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
-        let mut reference = AligReference::new(config, init.iter().map(|v| to_f64(v)).collect()).unwrap();
+        let mut reference =
+            AligReference::new(config, init.iter().map(|v| to_f64(v)).collect()).unwrap();
 
         let mut expected = Vec::new();
         for _ in 0..STEPS {
@@ -75,7 +80,8 @@ fn agree(sizes: &[usize], seed: u64) {
             // half of the time, and large enough that the parameters move.
             let sq_norm: f64 = grads64.iter().flatten().map(|g| g * g).sum();
             let loss = (rng.uniform(0.01, 0.1) * sq_norm) as f32;
-            alig.step(&gpu.device, &gpu.queue, Loss::Host(loss)).unwrap();
+            alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
+                .unwrap();
             expected.push(reference.step(f64::from(loss), &grads64).unwrap());
         }
 
@@ -86,14 +92,31 @@ fn agree(sizes: &[usize], seed: u64) {
             let what = format!("{config_name}, sizes {sizes:?}: step {}", record.step);
             assert_eq!(record.flags, want.flags, "{what}: flags");
             assert_rel(&format!("{what}: gamma"), record.gamma, want.gamma, 1e-6);
-            assert_rel(&format!("{what}: gamma_hat"), record.gamma_hat, want.gamma_hat, 1e-6);
+            assert_rel(
+                &format!("{what}: gamma_hat"),
+                record.gamma_hat,
+                want.gamma_hat,
+                1e-6,
+            );
         }
         for (k, name) in names.iter().enumerate() {
             let what = format!("{config_name}, sizes {sizes:?}, tensor {name}");
             let params = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
-            assert_close(&format!("{what}: params"), &params, &reference.params()[k], 1e-5, 1.0);
+            assert_close(
+                &format!("{what}: params"),
+                &params,
+                &reference.params()[k],
+                1e-5,
+                1.0,
+            );
             let momentum = alig.read_momentum(&gpu.device, &gpu.queue, name).unwrap();
-            assert_close(&format!("{what}: momentum"), &momentum, &reference.momentum()[k], 1e-5, 1.0);
+            assert_close(
+                &format!("{what}: momentum"),
+                &momentum,
+                &reference.momentum()[k],
+                1e-5,
+                1.0,
+            );
         }
     }
 }
