@@ -1,6 +1,7 @@
-// Pass 2: every workgroup re-reduces the partials of pass 1 in the same order (so all of them
-// see the same gamma, bit for bit), computes the ALI-G step size, and updates its share of the
-// parameters and momentum. Workgroup 0 appends the step record.
+// Pass 2: every workgroup re-reduces the partials of pass 1 (of all windows) in the same order,
+// so all of them see the same gamma bit for bit, computes the ALI-G step size, and updates its
+// share of the parameters and momentum of one window. Workgroup 0 of the first window appends
+// the step record.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
 @group(0) @binding(1) var<storage, read> partials: array<Partial>;
@@ -65,7 +66,8 @@ fn alig_update(
     let loss = state.loss;
     let size = step_size(loss, norm);
 
-    if workgroup_id.x == 0u && local_id.x == 0u {
+    let writes_record = (cfg.options & OPTION_WRITES_RECORD) != 0u;
+    if writes_record && workgroup_id.x == 0u && local_id.x == 0u {
         let step = state.steps;
         state.records[step % cfg.stats_capacity] = StepRecord(
             step, size.flags, loss, norm.sq_sum, size.gamma_hat, size.gamma, 0u, 0u,

@@ -7,6 +7,7 @@ const WG_SIZE: u32 = 256u;
 // Bits of `AligUniforms::options`.
 const OPTION_HAS_MAX_LR: u32 = 1u;
 const OPTION_ADJUSTED_MOMENTUM: u32 = 2u;
+const OPTION_WRITES_RECORD: u32 = 4u; // set for the first window only: one record per step
 
 // Bits of `StepRecord::flags` (`StepFlags` in src/stats.rs).
 const FLAG_CLIPPED: u32 = 1u;              // gamma = max_lr
@@ -28,12 +29,12 @@ struct AligUniforms {
     f_star: f32,
     c: f32,
     options: u32,
-    len_vec4: u32,       // vec4 elements of the arena, padding included
-    num_partials: u32,   // workgroups of pass 1 = partials written
+    len_vec4: u32,       // vec4 elements of this window of the arena, padding included
+    num_partials: u32,   // partials written by pass 1 over all windows
     stats_capacity: u32, // records in the stats ring
+    partial_base: u32,   // index of this window's first partial
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 // What one workgroup of pass 1 leaves behind.

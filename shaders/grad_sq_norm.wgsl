@@ -1,5 +1,6 @@
-// Pass 1: the squared norm of every gradient in the arena, as one partial per workgroup.
-// No atomics: pass 2 sums the partials in a fixed order, so the norm is deterministic.
+// Pass 1: the squared norm of every gradient in one window of the arena (the whole arena
+// when it fits in one storage binding), as one partial per workgroup. No atomics: pass 2 sums
+// the partials in a fixed order, so the norm is deterministic.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
 @group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
@@ -33,6 +34,6 @@ fn grad_sq_norm(
 
     let total = workgroup_reduce(Partial(thread_sum, max_bits), rb);
     if local_id.x == 0u {
-        partials[workgroup_id.x] = total;
+        partials[cfg.partial_base + workgroup_id.x] = total;
     }
 }

@@ -109,6 +109,17 @@ impl ArenaLayout {
         self.alignment
     }
 
+    /// Splits the arena's bytes into windows of at most `max_binding` bytes, each starting at
+    /// a multiple of the alignment: the ranges the kernels bind when the arena is larger than
+    /// one storage binding. Tensors may straddle windows; the kernels are element-wise.
+    pub fn windows(&self, max_binding: u64) -> Vec<std::ops::Range<u64>> {
+        let window = (max_binding / self.alignment).max(1) * self.alignment;
+        let total = self.byte_size();
+        (0..total.div_ceil(window))
+            .map(|w| w * window..((w + 1) * window).min(total))
+            .collect()
+    }
+
     /// Number of trainable elements (padding excluded).
     pub fn num_elements(&self) -> usize {
         self.tensors.iter().map(|slot| slot.len).sum()
@@ -140,13 +151,6 @@ impl Arena {
                 bytes,
                 limit: limits.max_buffer_size,
                 what: "buffer",
-            });
-        }
-        if bytes > limits.max_storage_buffer_binding_size {
-            return Err(Error::ArenaTooLarge {
-                bytes,
-                limit: limits.max_storage_buffer_binding_size,
-                what: "storage binding",
             });
         }
         let usage = wgpu::BufferUsages::STORAGE
@@ -294,6 +298,19 @@ mod tests {
         assert_eq!(layout.num_elements(), 1 + 3 + 255 + 257);
         for t in layout.tensors() {
             assert_eq!(t.byte_offset() % 256, 0);
+        }
+    }
+
+    #[test]
+    fn windows_cover_the_arena_at_aligned_offsets() {
+        let layout = ArenaLayout::new(&[("a", 1000), ("b", 3)], 256).unwrap();
+        assert_eq!(layout.windows(1 << 20), vec![0..layout.byte_size()]);
+        let windows = layout.windows(1000);
+        assert_eq!(windows[0], 0..768);
+        assert_eq!(windows.last().unwrap().end, layout.byte_size());
+        for pair in windows.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(pair[1].start % 256, 0);
         }
     }
 

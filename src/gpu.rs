@@ -11,7 +11,7 @@ pub struct GpuRequest {
     /// Request `Features::TIMESTAMP_QUERY` when the adapter has it (benchmarks).
     pub timestamps: bool,
     /// Cap `max_storage_buffer_binding_size` (bytes) below the adapter's limit, to exercise
-    /// large-model code paths on small data.
+    /// the windowed path of arenas larger than one binding on small data.
     pub max_storage_binding: Option<u64>,
 }
 
@@ -72,7 +72,6 @@ impl Gpu {
         if let Some(cap) = request.max_storage_binding {
             limits.max_storage_buffer_binding_size =
                 limits.max_storage_buffer_binding_size.min(cap);
-            limits.max_buffer_size = limits.max_buffer_size.min(cap);
         }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {

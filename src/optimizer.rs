@@ -1,4 +1,4 @@
-//! The optimizer: two dispatches per step over the whole arena.
+//! The optimizer: two dispatches per step over the whole arena (two per window of it).
 
 use std::future::Future;
 
@@ -11,12 +11,12 @@ use crate::pipelines::{alig_update_binding, grad_sq_norm_binding, Pipelines};
 use crate::readback::{read_buffer, read_buffer_blocking};
 use crate::shader_types::{
     AligUniforms, Partial, StepStateHeader, OPTION_ADJUSTED_MOMENTUM, OPTION_HAS_MAX_LR,
-    WORKGROUP_SIZE,
+    OPTION_WRITES_RECORD, WORKGROUP_SIZE,
 };
 use crate::shaders::Reduction;
 use crate::stats::{StatsSnapshot, StepRecord};
 
-/// Most workgroups of either pass, hence most partials of pass 1.
+/// Most workgroups of either pass per window, hence most partials of pass 1 per window.
 const MAX_WORKGROUPS: u32 = 1024;
 /// Fewest `vec4`s a thread handles before another workgroup is added.
 const MIN_VEC4_PER_THREAD: u32 = 4;
@@ -42,19 +42,26 @@ pub enum Loss<'a> {
 /// The ALI-G optimizer over one [`Arena`]. See the crate docs for the update rules.
 ///
 /// Everything is built in [`Alig::new`]; a step only records a copy of the loss and one
-/// compute pass with two dispatches, whatever the number of tensors.
+/// compute pass with two dispatches (two per window when the arena is larger than one storage
+/// binding), whatever the number of tensors.
 #[derive(Debug)]
 pub struct Alig {
     config: AligConfig,
     layout: ArenaLayout,
     pipelines: Pipelines,
-    num_workgroups: u32,
+    windows: Vec<Window>,
     state: wgpu::Buffer,
     momentum: wgpu::Buffer,
     host_losses: wgpu::Buffer,
     next_host_loss_slot: u32,
-    grad_sq_norm_bind_group: wgpu::BindGroup,
-    alig_update_bind_group: wgpu::BindGroup,
+}
+
+/// One window of the arena: at most one storage binding of each buffer kind.
+#[derive(Debug)]
+struct Window {
+    workgroups: u32,
+    grad_sq_norm: wgpu::BindGroup,
+    alig_update: wgpu::BindGroup,
 }
 
 impl Alig {
@@ -64,26 +71,56 @@ impl Alig {
     pub fn new(device: &wgpu::Device, arena: &Arena, config: AligConfig) -> Result<Self> {
         config.validate()?;
         let layout = arena.layout().clone();
-        let len_vec4 = u32::try_from(layout.len() / 4).map_err(|_| Error::ArenaTooLarge {
-            bytes: layout.byte_size(),
-            limit: u64::from(u32::MAX) * 16,
-            what: "arena",
-        })?;
-        let num_workgroups = len_vec4
-            .div_ceil(WORKGROUP_SIZE * MIN_VEC4_PER_THREAD)
-            .clamp(1, MAX_WORKGROUPS);
-        let uniforms = AligUniforms {
-            max_lr: config.max_lr.unwrap_or(0.0),
-            momentum: config.momentum,
-            eps: config.eps,
-            f_star: config.f_star,
-            c: config.c,
-            options: options_bits(&config),
-            len_vec4,
-            num_partials: num_workgroups,
-            stats_capacity: config.stats_capacity,
-            _pad: [0; 3],
-        };
+        let limits = device.limits();
+        let ranges = layout.windows(limits.max_storage_buffer_binding_size);
+
+        // One uniform block per window, each at an offset a uniform binding may start at.
+        let uniform_size = std::mem::size_of::<AligUniforms>() as u64;
+        let uniform_stride =
+            uniform_size.next_multiple_of(limits.min_uniform_buffer_offset_alignment.into());
+        let mut uniforms = Vec::with_capacity(ranges.len());
+        let mut num_partials = 0u32;
+        for (index, range) in ranges.iter().enumerate() {
+            let len_vec4 = u32::try_from((range.end - range.start) / 16).map_err(|_| {
+                Error::ArenaTooLarge {
+                    bytes: range.end - range.start,
+                    limit: u64::from(u32::MAX) * 16,
+                    what: "window",
+                }
+            })?;
+            let workgroups = len_vec4
+                .div_ceil(WORKGROUP_SIZE * MIN_VEC4_PER_THREAD)
+                .clamp(1, MAX_WORKGROUPS);
+            let mut options = options_bits(&config);
+            if index == 0 {
+                options |= OPTION_WRITES_RECORD;
+            }
+            uniforms.push((
+                workgroups,
+                AligUniforms {
+                    max_lr: config.max_lr.unwrap_or(0.0),
+                    momentum: config.momentum,
+                    eps: config.eps,
+                    f_star: config.f_star,
+                    c: config.c,
+                    options,
+                    len_vec4,
+                    num_partials: 0, // known once every window is counted
+                    stats_capacity: config.stats_capacity,
+                    partial_base: num_partials,
+                    _pad: [0; 2],
+                },
+            ));
+            num_partials += workgroups;
+        }
+        let mut uniform_bytes = vec![0u8; uniform_stride as usize * uniforms.len()];
+        for (index, (_, block)) in uniforms.iter_mut().enumerate() {
+            block.num_partials = num_partials;
+            let at = index * uniform_stride as usize;
+            uniform_bytes[at..at + uniform_size as usize]
+                .copy_from_slice(bytemuck::bytes_of(block));
+        }
+
         let state_bytes = state_byte_size(config.stats_capacity);
         let momentum_bytes = if config.uses_momentum() {
             layout.byte_size()
@@ -104,10 +141,10 @@ impl Alig {
             let copy = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
             let uniform_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("wgpu-alig uniforms"),
-                contents: bytemuck::bytes_of(&uniforms),
+                contents: &uniform_bytes,
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-            let partial_bytes = u64::from(num_workgroups) * std::mem::size_of::<Partial>() as u64;
+            let partial_bytes = u64::from(num_partials) * std::mem::size_of::<Partial>() as u64;
             let partials = storage(
                 "wgpu-alig partials",
                 partial_bytes,
@@ -121,44 +158,65 @@ impl Alig {
                 usage: copy,
                 mapped_at_creation: false,
             });
-            let grad_sq_norm_bind_group = {
-                use grad_sq_norm_binding::*;
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("grad_sq_norm"),
-                    layout: &pipelines.grad_sq_norm.bind_group_layout,
-                    entries: &[
-                        entry(UNIFORMS, &uniform_buffer),
-                        entry(GRADS, arena.grads_buffer()),
-                        entry(PARTIALS, &partials),
-                    ],
+
+            let windows = ranges
+                .iter()
+                .zip(&uniforms)
+                .enumerate()
+                .map(|(index, (range, &(workgroups, _)))| {
+                    let uniform =
+                        slice(&uniform_buffer, index as u64 * uniform_stride, uniform_size);
+                    let size = range.end - range.start;
+                    let params = slice(arena.params_buffer(), range.start, size);
+                    let grads = slice(arena.grads_buffer(), range.start, size);
+                    let momentum = if config.uses_momentum() {
+                        slice(&momentum, range.start, size)
+                    } else {
+                        momentum.as_entire_buffer_binding()
+                    };
+                    let grad_sq_norm = {
+                        use grad_sq_norm_binding::*;
+                        device.create_bind_group(&wgpu::BindGroupDescriptor {
+                            label: Some("grad_sq_norm"),
+                            layout: &pipelines.grad_sq_norm.bind_group_layout,
+                            entries: &[
+                                entry(UNIFORMS, uniform.clone()),
+                                entry(GRADS, grads.clone()),
+                                entry(PARTIALS, partials.as_entire_buffer_binding()),
+                            ],
+                        })
+                    };
+                    let alig_update = {
+                        use alig_update_binding::*;
+                        device.create_bind_group(&wgpu::BindGroupDescriptor {
+                            label: Some("alig_update"),
+                            layout: &pipelines.alig_update.bind_group_layout,
+                            entries: &[
+                                entry(UNIFORMS, uniform),
+                                entry(PARTIALS, partials.as_entire_buffer_binding()),
+                                entry(STATE, state.as_entire_buffer_binding()),
+                                entry(PARAMS, params),
+                                entry(GRADS, grads),
+                                entry(MOMENTUM, momentum),
+                            ],
+                        })
+                    };
+                    Window {
+                        workgroups,
+                        grad_sq_norm,
+                        alig_update,
+                    }
                 })
-            };
-            let alig_update_bind_group = {
-                use alig_update_binding::*;
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("alig_update"),
-                    layout: &pipelines.alig_update.bind_group_layout,
-                    entries: &[
-                        entry(UNIFORMS, &uniform_buffer),
-                        entry(PARTIALS, &partials),
-                        entry(STATE, &state),
-                        entry(PARAMS, arena.params_buffer()),
-                        entry(GRADS, arena.grads_buffer()),
-                        entry(MOMENTUM, &momentum),
-                    ],
-                })
-            };
+                .collect();
             Self {
                 config,
                 layout,
-                num_workgroups,
+                pipelines,
+                windows,
                 state,
                 momentum,
                 host_losses,
                 next_host_loss_slot: 0,
-                grad_sq_norm_bind_group,
-                alig_update_bind_group,
-                pipelines,
             }
         })
     }
@@ -215,11 +273,15 @@ impl Alig {
             timestamp_writes,
         });
         pass.set_pipeline(&self.pipelines.grad_sq_norm.pipeline);
-        pass.set_bind_group(0, &self.grad_sq_norm_bind_group, &[]);
-        pass.dispatch_workgroups(self.num_workgroups, 1, 1);
+        for window in &self.windows {
+            pass.set_bind_group(0, &window.grad_sq_norm, &[]);
+            pass.dispatch_workgroups(window.workgroups, 1, 1);
+        }
         pass.set_pipeline(&self.pipelines.alig_update.pipeline);
-        pass.set_bind_group(0, &self.alig_update_bind_group, &[]);
-        pass.dispatch_workgroups(self.num_workgroups, 1, 1);
+        for window in &self.windows {
+            pass.set_bind_group(0, &window.alig_update, &[]);
+            pass.dispatch_workgroups(window.workgroups, 1, 1);
+        }
         Ok(())
     }
 
@@ -296,16 +358,25 @@ impl Alig {
         self.pipelines.reduction
     }
 
-    /// Workgroups of each pass (and partials of pass 1) for this arena.
-    pub fn workgroups_per_pass(&self) -> u32 {
-        self.num_workgroups
+    /// Dispatches per step: two per window of the arena (one window when the arena fits in
+    /// one storage binding), whatever the number of tensors.
+    pub fn dispatches_per_step(&self) -> usize {
+        2 * self.windows.len()
     }
 }
 
-fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+fn entry(binding: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {
     wgpu::BindGroupEntry {
         binding,
-        resource: buffer.as_entire_binding(),
+        resource: wgpu::BindingResource::Buffer(buffer),
+    }
+}
+
+fn slice(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_> {
+    wgpu::BufferBinding {
+        buffer,
+        offset,
+        size: wgpu::BufferSize::new(size),
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) const WORKGROUP_SIZE: u32 = 256;
 /// Bits of [`AligUniforms::options`] (`OPTION_*` in `shaders/common.wgsl`).
 pub(crate) const OPTION_HAS_MAX_LR: u32 = 1;
 pub(crate) const OPTION_ADJUSTED_MOMENTUM: u32 = 2;
+pub(crate) const OPTION_WRITES_RECORD: u32 = 4;
 
 /// Mirrors `AligUniforms` in `shaders/common.wgsl`: the optimizer's uniform block.
 #[repr(C)]
@@ -23,7 +24,8 @@ pub(crate) struct AligUniforms {
     pub len_vec4: u32,
     pub num_partials: u32,
     pub stats_capacity: u32,
-    pub _pad: [u32; 3],
+    pub partial_base: u32,
+    pub _pad: [u32; 2],
 }
 
 /// Mirrors `Partial` in `shaders/common.wgsl`: what one workgroup of pass 1 writes.
@@ -111,6 +113,10 @@ mod tests {
             offset("stats_capacity"),
             std::mem::offset_of!(AligUniforms, stats_capacity)
         );
+        assert_eq!(
+            offset("partial_base"),
+            std::mem::offset_of!(AligUniforms, partial_base)
+        );
 
         let (size, _) = wgsl_struct(&module, "Partial");
         assert_eq!(size as usize, std::mem::size_of::<Partial>());
@@ -137,6 +143,7 @@ mod tests {
         assert_eq!(c("WG_SIZE"), WORKGROUP_SIZE);
         assert_eq!(c("OPTION_HAS_MAX_LR"), OPTION_HAS_MAX_LR);
         assert_eq!(c("OPTION_ADJUSTED_MOMENTUM"), OPTION_ADJUSTED_MOMENTUM);
+        assert_eq!(c("OPTION_WRITES_RECORD"), OPTION_WRITES_RECORD);
         assert_eq!(c("FLAG_CLIPPED"), StepFlags::CLIPPED.0);
         assert_eq!(c("FLAG_FLOOR_REACHED"), StepFlags::FLOOR_REACHED.0);
         assert_eq!(c("FLAG_SKIPPED_LOSS"), StepFlags::SKIPPED_LOSS.0);

@@ -77,3 +77,115 @@ pub fn assert_rel(what: &str, gpu: f32, reference: f64, rtol: f64) {
         diff / reference.abs()
     );
 }
+
+/// What a run of [`run_against_reference`] leaves: the GPU's state and the reference's.
+pub struct Run {
+    pub params: Vec<Vec<f32>>,
+    pub momentum: Vec<Vec<f32>>,
+    pub stats: wgpu_alig::StatsSnapshot,
+    pub expected: Vec<wgpu_alig::reference::StepSize>,
+    pub reference: wgpu_alig::reference::AligReference,
+    pub dispatches_per_step: usize,
+}
+
+/// Runs `steps` steps on the GPU and on the f64 reference with the same seeded parameters,
+/// gradients (uniform in [-1, 1)) and losses. Each loss is chosen so that gamma_hat lands in
+/// [0.01, 0.1]: clipped by a max_lr of 0.05 about half of the time, and large enough that the
+/// parameters move.
+pub fn run_against_reference(
+    gpu: &Gpu,
+    sizes: &[usize],
+    config: wgpu_alig::AligConfig,
+    steps: usize,
+    seed: u64,
+) -> Run {
+    use wgpu_alig::{reference::AligReference, Alig, Arena, Loss};
+    let mut rng = Rng::new(seed);
+    let names: Vec<String> = (0..sizes.len()).map(|k| format!("t{k}")).collect();
+    let tensors: Vec<(&str, usize)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(sizes.iter().copied())
+        .collect();
+    let arena = Arena::new(&gpu.device, &tensors).unwrap();
+    let init: Vec<Vec<f32>> = sizes.iter().map(|&n| rng.vec_f32(n, -1.0, 1.0)).collect();
+    for (name, values) in names.iter().zip(&init) {
+        arena.write_params(&gpu.queue, name, values).unwrap();
+    }
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let mut reference =
+        AligReference::new(config, init.iter().map(|v| to_f64(v)).collect()).unwrap();
+    let mut expected = Vec::new();
+    for _ in 0..steps {
+        let grads: Vec<Vec<f32>> = sizes.iter().map(|&n| rng.vec_f32(n, -1.0, 1.0)).collect();
+        for (name, values) in names.iter().zip(&grads) {
+            arena.write_grads(&gpu.queue, name, values).unwrap();
+        }
+        let grads64: Vec<Vec<f64>> = grads.iter().map(|g| to_f64(g)).collect();
+        let sq_norm: f64 = grads64.iter().flatten().map(|g| g * g).sum();
+        let loss = (rng.uniform(0.01, 0.1) * sq_norm) as f32;
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
+            .unwrap();
+        expected.push(reference.step(f64::from(loss), &grads64).unwrap());
+    }
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    let params = names
+        .iter()
+        .map(|n| arena.read_params(&gpu.device, &gpu.queue, n).unwrap())
+        .collect();
+    let momentum = names
+        .iter()
+        .map(|n| alig.read_momentum(&gpu.device, &gpu.queue, n).unwrap())
+        .collect();
+    Run {
+        params,
+        momentum,
+        stats,
+        expected,
+        reference,
+        dispatches_per_step: alig.dispatches_per_step(),
+    }
+}
+
+/// Checks a [`Run`] against its reference: flags and step sizes within 1e-6 relative, every
+/// parameter and momentum within 1e-5 relative to max(|value|, 1) (see
+/// tests/reference_agreement.rs for why these tolerances).
+pub fn assert_run_matches_reference(what: &str, run: &Run) {
+    assert_eq!(
+        run.stats.steps as usize,
+        run.expected.len(),
+        "{what}: steps"
+    );
+    assert_eq!(
+        run.stats.records.len(),
+        run.expected.len(),
+        "{what}: records"
+    );
+    for (record, want) in run.stats.records.iter().zip(&run.expected) {
+        let what = format!("{what}: step {}", record.step);
+        assert_eq!(record.flags, want.flags, "{what}: flags");
+        assert_rel(&format!("{what}: gamma"), record.gamma, want.gamma, 1e-6);
+        assert_rel(
+            &format!("{what}: gamma_hat"),
+            record.gamma_hat,
+            want.gamma_hat,
+            1e-6,
+        );
+    }
+    for (k, (params, momentum)) in run.params.iter().zip(&run.momentum).enumerate() {
+        assert_close(
+            &format!("{what}: params of t{k}"),
+            params,
+            &run.reference.params()[k],
+            1e-5,
+            1.0,
+        );
+        assert_close(
+            &format!("{what}: momentum of t{k}"),
+            momentum,
+            &run.reference.momentum()[k],
+            1e-5,
+            1.0,
+        );
+    }
+}
