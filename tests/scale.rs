@@ -1,0 +1,59 @@
+//! 10^8 parameters: the squared norm within 1e-6 relative of the f64 sum, and the step
+//! correct. On lavapipe this arena is 400 MB per buffer, larger than one storage binding, so
+//! it runs in windows. Slow in debug builds: the suite is meant to run with `--release`.
+
+mod common;
+
+use common::{gpu, Rng};
+use wgpu_alig::{Alig, AligConfig, Arena, Loss};
+
+const N: usize = 100_000_000;
+
+#[test]
+fn a_hundred_million_parameters() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", N)]).unwrap();
+    let mut rng = Rng::new(8);
+    let grads: Vec<f32> = (0..N).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+    let params: Vec<f32> = (0..N).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    arena.write_grads(&gpu.queue, "w", &grads).unwrap();
+    arena.write_params(&gpu.queue, "w", &params).unwrap();
+    let sq_norm: f64 = grads.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
+
+    let mut alig = Alig::new(&gpu.device, &arena, AligConfig::default()).unwrap();
+    let loss = (1e-3 * sq_norm) as f32; // gamma ~ 1e-3
+    alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
+        .unwrap();
+    let record = *alig
+        .read_stats_blocking(&gpu.device, &gpu.queue)
+        .unwrap()
+        .last()
+        .unwrap();
+
+    let relative = (f64::from(record.grad_sq_norm) - sq_norm).abs() / sq_norm;
+    println!("||g||^2 of 1e8 elements: relative error {relative:e}");
+    assert!(
+        relative <= 1e-6,
+        "||g||^2: gpu {} vs f64 {sq_norm}: relative error {relative:e} > 1e-6 ({} dispatches per step)",
+        record.grad_sq_norm,
+        alig.dispatches_per_step()
+    );
+    let gamma = f64::from(loss) / (sq_norm + 1e-5);
+    assert!(
+        (f64::from(record.gamma) - gamma).abs() <= 1e-6 * gamma,
+        "gamma {} vs {gamma}",
+        record.gamma
+    );
+
+    // w <- w - gamma*g with the GPU's gamma, element by element; an error of one rounding
+    // at the scale of w (<= 1) is allowed.
+    let updated = arena.read_params(&gpu.device, &gpu.queue, "w").unwrap();
+    let gamma = f64::from(record.gamma);
+    for (i, ((&w, &g), &got)) in params.iter().zip(&grads).zip(&updated).enumerate() {
+        let want = f64::from(w) - gamma * f64::from(g);
+        assert!(
+            (f64::from(got) - want).abs() <= 2e-7,
+            "w[{i}]: gpu {got} vs {want}"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The stats ring: records come back oldest first; when more steps run between two reads
+//! than the ring holds, the oldest are overwritten and the snapshot says how many were lost;
+//! a pending read does not hold up later steps.
+
+mod common;
+
+use common::gpu;
+use wgpu_alig::{Alig, AligConfig, Arena, Loss};
+
+fn losses(stats: &wgpu_alig::StatsSnapshot) -> Vec<(u32, f32)> {
+    stats.records.iter().map(|r| (r.step, r.loss)).collect()
+}
+
+#[test]
+fn the_ring_keeps_the_last_capacity_records() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
+    let config = AligConfig {
+        stats_capacity: 8,
+        ..AligConfig::default()
+    };
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let step = |alig: &mut Alig, k: u32| {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
+            .unwrap();
+    };
+
+    for k in 0..5 {
+        step(&mut alig, k);
+    }
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(
+        losses(&stats),
+        (0..5).map(|k| (k, k as f32)).collect::<Vec<_>>()
+    );
+    assert_eq!(stats.dropped_since(0), 0);
+
+    for k in 5..20 {
+        step(&mut alig, k);
+    }
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(stats.steps, 20);
+    assert_eq!(
+        losses(&stats),
+        (12..20).map(|k| (k, k as f32)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        stats.dropped_since(5),
+        7,
+        "steps 5..12 were overwritten before this read"
+    );
+
+    for k in 20..23 {
+        step(&mut alig, k);
+    }
+    let later = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(later.dropped_since(stats.steps), 0);
+    assert_eq!(
+        losses(&later),
+        (15..23).map(|k| (k, k as f32)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_async_read_sees_the_steps_submitted_before_it_and_blocks_nothing() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
+    let mut alig = Alig::new(&gpu.device, &arena, AligConfig::default()).unwrap();
+    for k in 0..3 {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
+            .unwrap();
+    }
+    let pending = alig.read_stats(&gpu.device, &gpu.queue);
+    // Training goes on while the read is in flight.
+    for k in 3..6 {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
+            .unwrap();
+    }
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    let stats = pollster::block_on(pending).unwrap();
+    assert_eq!(stats.steps, 3);
+    let now = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(now.steps, 6);
+}
