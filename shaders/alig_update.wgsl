@@ -1,22 +1,24 @@
-// Pass 2: every workgroup re-reduces the partials of pass 1 (of all windows) in the same order,
-// so all of them see the same gamma bit for bit, computes the ALI-G step size, and updates its
-// share of the parameters and momentum of one window. Workgroup 0 of the first window appends
-// the step record.
+// Pass 2: every workgroup re-reduces the gradient partials of pass 1 (of all windows) in the
+// same order, so all of them see the same gamma_hat bit for bit, then updates its share of
+// the parameters and momentum of one window, each group with its own max_lr and momentum.
+// Workgroup 0 of the first window appends the step record. With projection on, each
+// workgroup also leaves a partial of ||w||^2 for pass 3.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
-@group(0) @binding(1) var<storage, read> partials: array<Partial>;
+@group(0) @binding(1) var<storage, read_write> partials: array<Partial>;
 @group(0) @binding(2) var<storage, read_write> state: StepState;
 @group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> momentum: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> groups: array<GroupParams>;
+@group(0) @binding(7) var<storage, read> chunk_groups: array<u32>;
 
 struct StepSize {
     gamma_hat: f32,
-    gamma: f32,
     flags: u32,
 }
 
-// gamma = min(max_lr, max(0, loss - f_star) / (c * ||g||^2 + eps)), or a skip flag.
+// gamma_hat = max(0, loss - f_star) / (c * ||g||^2 + eps), or a skip flag.
 fn step_size(loss: f32, norm: Partial) -> StepSize {
     var flags = 0u;
     if !is_finite_f32(loss) {
@@ -28,10 +30,10 @@ fn step_size(loss: f32, norm: Partial) -> StepSize {
         flags = flags | FLAG_SKIPPED_NORM_OVERFLOW;
     }
     if flags != 0u {
-        return StepSize(0.0, 0.0, flags);
+        return StepSize(0.0, flags);
     }
     if loss <= cfg.f_star {
-        return StepSize(0.0, 0.0, FLAG_FLOOR_REACHED);
+        return StepSize(0.0, FLAG_FLOOR_REACHED);
     }
     let denominator = cfg.c * norm.sq_sum + cfg.eps;
     // A zero denominator means a zero gradient (with eps = 0): there is nothing to step along.
@@ -39,14 +41,10 @@ fn step_size(loss: f32, norm: Partial) -> StepSize {
     if denominator > 0.0 {
         gamma_hat = (loss - cfg.f_star) / denominator;
     }
-    if (cfg.options & OPTION_HAS_MAX_LR) != 0u {
-        if !is_finite_f32(gamma_hat) || gamma_hat > cfg.max_lr {
-            return StepSize(gamma_hat, cfg.max_lr, FLAG_CLIPPED);
-        }
-    } else if !is_finite_f32(gamma_hat) {
-        return StepSize(gamma_hat, 0.0, FLAG_SKIPPED_STEP_OVERFLOW);
+    if !is_finite_f32(gamma_hat) && (cfg.options & OPTION_UNBOUNDED_GROUP) != 0u {
+        return StepSize(gamma_hat, FLAG_SKIPPED_STEP_OVERFLOW);
     }
-    return StepSize(gamma_hat, gamma_hat, 0u);
+    return StepSize(gamma_hat, 0u);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -65,45 +63,63 @@ fn alig_update(
     let norm = workgroup_reduce(partial, rb);
     let loss = state.loss;
     let size = step_size(loss, norm);
+    let skipped = (size.flags & SKIP_MASK) != 0u;
 
-    let writes_record = (cfg.options & OPTION_WRITES_RECORD) != 0u;
-    if writes_record && workgroup_id.x == 0u && local_id.x == 0u {
+    if (cfg.options & OPTION_WRITES_RECORD) != 0u && workgroup_id.x == 0u && local_id.x == 0u {
+        var gamma = 0.0;
+        var flags = size.flags;
+        if !skipped {
+            gamma = group_gamma(size.gamma_hat, groups[0]);
+            if gamma != size.gamma_hat {
+                flags = flags | FLAG_CLIPPED;
+            }
+        }
         let step = state.steps;
-        state.records[step % cfg.stats_capacity] = StepRecord(
-            step, size.flags, loss, norm.sq_sum, size.gamma_hat, size.gamma, 0u, 0u,
-        );
+        state.records[step % cfg.stats_capacity] =
+            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, 0u);
         state.steps = step + 1u;
-        if (size.flags & SKIP_MASK) != 0u {
+        if skipped {
             state.skipped = state.skipped + 1u;
         }
     }
-    if (size.flags & SKIP_MASK) != 0u {
-        return;
+
+    var param_sq = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    if !skipped {
+        let adjusted = (cfg.options & OPTION_ADJUSTED_MOMENTUM) != 0u;
+        let stride = num_workgroups.x * WG_SIZE;
+        for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
+            let group_index = chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)];
+            if group_index == FROZEN {
+                continue;
+            }
+            let group = groups[group_index];
+            let gamma = group_gamma(size.gamma_hat, group);
+            let mu = group.momentum;
+            let g = grads[i];
+            var w = params[i];
+            if mu == 0.0 {
+                w = w - gamma * g;
+            } else if adjusted {
+                // z <- mu*z - g ;  w <- w - gamma*g + gamma*mu*z   (SGD with Nesterov, lr = gamma)
+                let z = mu * momentum[i] - g;
+                momentum[i] = z;
+                w = (w - gamma * g) + (gamma * mu) * z;
+            } else {
+                // z <- mu*z - gamma*g ;  w <- w - gamma*g + mu*z   (gamma kept inside the buffer)
+                let step = gamma * g;
+                let z = mu * momentum[i] - step;
+                momentum[i] = z;
+                w = (w - step) + mu * z;
+            }
+            params[i] = w;
+            compensated_add(&param_sq, w * w);
+        }
     }
 
-    let gamma = size.gamma;
-    let mu = cfg.momentum;
-    let stride = num_workgroups.x * WG_SIZE;
-    if mu == 0.0 {
-        for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-            params[i] = params[i] - gamma * grads[i];
-        }
-    } else if (cfg.options & OPTION_ADJUSTED_MOMENTUM) != 0u {
-        // z <- mu*z - g ;  w <- w - gamma*g + gamma*mu*z   (SGD with Nesterov, lr = gamma)
-        let gamma_mu = gamma * mu;
-        for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-            let g = grads[i];
-            let z = mu * momentum[i] - g;
-            momentum[i] = z;
-            params[i] = (params[i] - gamma * g) + gamma_mu * z;
-        }
-    } else {
-        // z <- mu*z - gamma*g ;  w <- w - gamma*g + mu*z   (gamma kept inside the buffer)
-        for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-            let step = gamma * grads[i];
-            let z = mu * momentum[i] - step;
-            momentum[i] = z;
-            params[i] = (params[i] - step) + mu * z;
+    if (cfg.options & OPTION_PROJECTION) != 0u {
+        let total = workgroup_reduce(Partial(compensated_total(param_sq), 0u), rb);
+        if local_id.x == 0u {
+            partials[cfg.num_partials + cfg.partial_base + workgroup_id.x] = total;
         }
     }
 }

@@ -25,5 +25,7 @@ fn workgroup_reduce(value: Partial, rb: ReduceBuiltins) -> Partial {
         total.sq_sum = total.sq_sum + subgroup_sums[s];
         total.max_abs_bits = max(total.max_abs_bits, subgroup_maxes[s]);
     }
+    // Every thread has read the results before the scratch can be reused by another call.
+    workgroupBarrier();
     return total;
 }

@@ -22,5 +22,8 @@ fn workgroup_reduce(value: Partial, rb: ReduceBuiltins) -> Partial {
         }
         workgroupBarrier();
     }
-    return Partial(tree_sums[0], tree_maxes[0]);
+    let total = Partial(tree_sums[0], tree_maxes[0]);
+    // Every thread has read the result before the scratch can be reused by another call.
+    workgroupBarrier();
+    return total;
 }

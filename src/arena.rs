@@ -44,13 +44,15 @@ pub struct ArenaLayout {
 
 impl ArenaLayout {
     /// Places `tensors` (name, number of elements) one after the other, each starting at a
-    /// multiple of `alignment` bytes (rounded up to 16, the size of the `vec4` the kernels
-    /// load). The total length is a multiple of 4 elements.
+    /// multiple of `alignment` bytes, raised to at least 256: every storage binding offset is
+    /// then valid (WebGPU caps the required alignment at 256), and each 64-float chunk belongs
+    /// to one tensor, which is what lets the kernels look a chunk's parameter group up. The
+    /// total length is a multiple of 4 elements.
     pub fn new(tensors: &[(&str, usize)], alignment: u64) -> Result<Self> {
         if tensors.is_empty() {
             return Err(Error::EmptyArena);
         }
-        let alignment = alignment.max(16).next_power_of_two();
+        let alignment = alignment.max(256).next_power_of_two();
         let align_elements = (alignment / F32_BYTES) as usize;
         let mut slots: Vec<TensorSlot> = Vec::with_capacity(tensors.len());
         let mut end = 0usize;
@@ -315,10 +317,10 @@ mod tests {
     }
 
     #[test]
-    fn small_alignments_are_raised_to_a_vec4() {
+    fn small_alignments_are_raised_to_a_chunk() {
         let layout = ArenaLayout::new(&[("a", 1), ("b", 1)], 4).unwrap();
-        assert_eq!(layout.alignment(), 16);
-        assert_eq!(layout.tensor("b").unwrap().offset, 4);
+        assert_eq!(layout.alignment(), 256);
+        assert_eq!(layout.tensor("b").unwrap().offset, 64);
     }
 
     #[test]

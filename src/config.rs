@@ -34,6 +34,9 @@ pub struct AligConfig {
     pub f_star: f32,
     /// Scale of `||g||^2` in the denominator: 1 for ALI-G and Polyak, usually 0.5 for SPS-max.
     pub c: f32,
+    /// Radius of the L2 ball the trainable parameters are projected onto after each step
+    /// (`None`: no projection, the official default). The paper's runs use 50 to 400.
+    pub max_norm: Option<f32>,
     /// Number of step records kept in the GPU stats ring.
     pub stats_capacity: u32,
 }
@@ -47,6 +50,7 @@ impl Default for AligConfig {
             eps: 1e-5,
             f_star: 0.0,
             c: 1.0,
+            max_norm: None,
             stats_capacity: 1024,
         }
     }
@@ -64,14 +68,8 @@ impl AligConfig {
 
     /// Checks every field; the first invalid one is returned as a typed error.
     pub fn validate(&self) -> Result<()> {
-        if let Some(max_lr) = self.max_lr {
-            if !(max_lr.is_finite() && max_lr > 0.0) {
-                return Err(Error::InvalidMaxLr(max_lr));
-            }
-        }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return Err(Error::InvalidMomentum(self.momentum));
-        }
+        validate_max_lr(self.max_lr)?;
+        validate_momentum(self.momentum)?;
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(Error::InvalidEps(self.eps));
         }
@@ -81,15 +79,32 @@ impl AligConfig {
         if !(self.c.is_finite() && self.c > 0.0) {
             return Err(Error::InvalidC(self.c));
         }
+        if let Some(max_norm) = self.max_norm {
+            if !(max_norm.is_finite() && max_norm > 0.0) {
+                return Err(Error::InvalidMaxNorm(max_norm));
+            }
+        }
         if self.stats_capacity == 0 {
             return Err(Error::InvalidStatsCapacity);
         }
         Ok(())
     }
+}
 
-    /// Whether the optimizer keeps a momentum buffer.
-    pub fn uses_momentum(&self) -> bool {
-        self.momentum > 0.0
+/// `max_lr`, when set, must be finite and positive.
+pub(crate) fn validate_max_lr(max_lr: Option<f32>) -> Result<()> {
+    match max_lr {
+        Some(max_lr) if !(max_lr.is_finite() && max_lr > 0.0) => Err(Error::InvalidMaxLr(max_lr)),
+        _ => Ok(()),
+    }
+}
+
+/// `momentum` must lie in `[0, 1)`.
+pub(crate) fn validate_momentum(momentum: f32) -> Result<()> {
+    if (0.0..1.0).contains(&momentum) {
+        Ok(())
+    } else {
+        Err(Error::InvalidMomentum(momentum))
     }
 }
 
@@ -152,6 +167,14 @@ mod tests {
         assert!(matches!(
             bad(|c| c.stats_capacity = 0),
             Error::InvalidStatsCapacity
+        ));
+        assert!(matches!(
+            bad(|c| c.max_norm = Some(0.0)),
+            Error::InvalidMaxNorm(_)
+        ));
+        assert!(matches!(
+            bad(|c| c.max_norm = Some(f32::NAN)),
+            Error::InvalidMaxNorm(_)
         ));
     }
 }

@@ -21,6 +21,15 @@ pub enum Error {
     /// The stats ring must hold at least one record.
     #[error("stats_capacity must be at least 1")]
     InvalidStatsCapacity,
+    /// The projection radius `max_norm` must be finite and greater than zero.
+    #[error("max_norm must be finite and > 0, got {0}")]
+    InvalidMaxNorm(f32),
+    /// A tensor is listed in two parameter groups.
+    #[error("tensor `{0}` is in two parameter groups")]
+    TensorInTwoGroups(String),
+    /// Every tensor is frozen (in no parameter group).
+    #[error("no tensor is in a parameter group: nothing to train")]
+    NothingToTrain,
     /// An arena needs at least one tensor.
     #[error("the arena has no tensors")]
     EmptyArena,

@@ -1,4 +1,5 @@
-//! The optimizer: two dispatches per step over the whole arena (two per window of it).
+//! The optimizer: two dispatches per step over the whole arena (per window of it), plus one
+//! with projection on.
 
 use std::future::Future;
 
@@ -7,16 +8,20 @@ use wgpu::util::DeviceExt;
 use crate::arena::{Arena, ArenaLayout};
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{catch_gpu_errors, Error, Result};
-use crate::pipelines::{alig_update_binding, grad_sq_norm_binding, Pipelines};
+use crate::groups::{assign_groups, ParamGroup};
+use crate::pipelines::{
+    alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
+};
 use crate::readback::{read_buffer, read_buffer_blocking};
 use crate::shader_types::{
-    AligUniforms, Partial, StepStateHeader, OPTION_ADJUSTED_MOMENTUM, OPTION_HAS_MAX_LR,
-    OPTION_WRITES_RECORD, WORKGROUP_SIZE,
+    AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, FROZEN, GROUP_HAS_MAX_LR,
+    OPTION_ADJUSTED_MOMENTUM, OPTION_PROJECTION, OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
+    WORKGROUP_SIZE,
 };
 use crate::shaders::Reduction;
 use crate::stats::{StatsSnapshot, StepRecord};
 
-/// Most workgroups of either pass per window, hence most partials of pass 1 per window.
+/// Most workgroups of any pass per window, hence most partials of pass 1 per window.
 const MAX_WORKGROUPS: u32 = 1024;
 /// Fewest `vec4`s a thread handles before another workgroup is added.
 const MIN_VEC4_PER_THREAD: u32 = 4;
@@ -42,16 +47,17 @@ pub enum Loss<'a> {
 /// The ALI-G optimizer over one [`Arena`]. See the crate docs for the update rules.
 ///
 /// Everything is built in [`Alig::new`]; a step only records a copy of the loss and one
-/// compute pass with two dispatches (two per window when the arena is larger than one storage
-/// binding), whatever the number of tensors.
+/// compute pass with two dispatches (three with projection; that many per window when the
+/// arena is larger than one storage binding), whatever the number of tensors.
 #[derive(Debug)]
 pub struct Alig {
     config: AligConfig,
+    groups: Vec<ParamGroup>,
     layout: ArenaLayout,
     pipelines: Pipelines,
     windows: Vec<Window>,
     state: wgpu::Buffer,
-    momentum: wgpu::Buffer,
+    momentum: Option<wgpu::Buffer>,
     host_losses: wgpu::Buffer,
     next_host_loss_slot: u32,
 }
@@ -62,17 +68,54 @@ struct Window {
     workgroups: u32,
     grad_sq_norm: wgpu::BindGroup,
     alig_update: wgpu::BindGroup,
+    project_params: Option<wgpu::BindGroup>,
 }
 
 impl Alig {
-    /// Validates `config`, compiles the kernels for `device` (subgroup reduction where the
-    /// device has `Features::SUBGROUP`) and allocates the optimizer's state: the momentum
-    /// buffer (when `momentum > 0`), the partial sums and the stats ring.
+    /// The optimizer with every tensor of `arena` in one group with the config's `max_lr`
+    /// and `momentum`. Validates `config`, compiles the kernels for `device` (subgroup
+    /// reduction where the device has `Features::SUBGROUP`) and allocates the optimizer's
+    /// state: the momentum buffer (when `momentum > 0`), the partial sums and the stats ring.
     pub fn new(device: &wgpu::Device, arena: &Arena, config: AligConfig) -> Result<Self> {
+        let names: Vec<&str> = arena
+            .layout()
+            .tensors()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        Self::with_groups(device, arena, config, &[ParamGroup::new(&names, &config)])
+    }
+
+    /// The optimizer with parameter groups: each group's `max_lr` and `momentum` replace the
+    /// config's for its tensors; `gamma_hat` stays global. Tensors in no group are frozen:
+    /// in neither the norm nor the update, and never written. The stats record the step size
+    /// of the first group.
+    pub fn with_groups(
+        device: &wgpu::Device,
+        arena: &Arena,
+        config: AligConfig,
+        groups: &[ParamGroup],
+    ) -> Result<Self> {
         config.validate()?;
         let layout = arena.layout().clone();
+        let tensor_groups =
+            assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
+        let chunk_groups = chunk_groups(&layout, &tensor_groups);
+        let group_params: Vec<GroupParams> = groups.iter().map(group_params).collect();
+        let uses_momentum = groups.iter().any(|g| g.momentum > 0.0);
+
         let limits = device.limits();
         let ranges = layout.windows(limits.max_storage_buffer_binding_size);
+        let mut options = 0;
+        if config.momentum_kind == MomentumKind::Adjusted {
+            options |= OPTION_ADJUSTED_MOMENTUM;
+        }
+        if config.max_norm.is_some() {
+            options |= OPTION_PROJECTION;
+        }
+        if groups.iter().any(|g| g.max_lr.is_none()) {
+            options |= OPTION_UNBOUNDED_GROUP;
+        }
 
         // One uniform block per window, each at an offset a uniform binding may start at.
         let uniform_size = std::mem::size_of::<AligUniforms>() as u64;
@@ -81,33 +124,32 @@ impl Alig {
         let mut uniforms = Vec::with_capacity(ranges.len());
         let mut num_partials = 0u32;
         for (index, range) in ranges.iter().enumerate() {
-            let len_vec4 = u32::try_from((range.end - range.start) / 16).map_err(|_| {
-                Error::ArenaTooLarge {
-                    bytes: range.end - range.start,
-                    limit: u64::from(u32::MAX) * 16,
-                    what: "window",
-                }
-            })?;
+            let too_large = || Error::ArenaTooLarge {
+                bytes: layout.byte_size(),
+                limit: u64::from(u32::MAX) * 16,
+                what: "window",
+            };
+            let len_vec4 =
+                u32::try_from((range.end - range.start) / 16).map_err(|_| too_large())?;
+            let chunk_base =
+                u32::try_from(range.start / (CHUNK_FLOATS as u64 * 4)).map_err(|_| too_large())?;
             let workgroups = len_vec4
                 .div_ceil(WORKGROUP_SIZE * MIN_VEC4_PER_THREAD)
                 .clamp(1, MAX_WORKGROUPS);
-            let mut options = options_bits(&config);
-            if index == 0 {
-                options |= OPTION_WRITES_RECORD;
-            }
+            let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
             uniforms.push((
                 workgroups,
                 AligUniforms {
-                    max_lr: config.max_lr.unwrap_or(0.0),
-                    momentum: config.momentum,
                     eps: config.eps,
                     f_star: config.f_star,
                     c: config.c,
-                    options,
+                    max_norm: config.max_norm.unwrap_or(0.0),
+                    options: options | writes_record,
                     len_vec4,
                     num_partials: 0, // known once every window is counted
                     stats_capacity: config.stats_capacity,
                     partial_base: num_partials,
+                    chunk_base,
                     _pad: [0; 2],
                 },
             ));
@@ -120,44 +162,60 @@ impl Alig {
             uniform_bytes[at..at + uniform_size as usize]
                 .copy_from_slice(bytemuck::bytes_of(block));
         }
-
-        let state_bytes = state_byte_size(config.stats_capacity);
-        let momentum_bytes = if config.uses_momentum() {
-            layout.byte_size()
-        } else {
-            16 // never read: the kernel's momentum branch is off
-        };
+        // Gradient partials, then (with projection) the partials of ||w||^2.
+        let partial_sets = if config.max_norm.is_some() { 2 } else { 1 };
+        let partial_bytes =
+            u64::from(num_partials) * partial_sets * std::mem::size_of::<Partial>() as u64;
 
         let pipelines = Pipelines::new(device)?;
         catch_gpu_errors(device, || {
-            let storage = |label, size, extra| {
+            let init = |label, contents: &[u8], usage| {
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                })
+            };
+            let empty = |label, size, usage| {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(label),
                     size,
-                    usage: wgpu::BufferUsages::STORAGE | extra,
+                    usage,
                     mapped_at_creation: false,
                 })
             };
+            let storage = wgpu::BufferUsages::STORAGE;
             let copy = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
-            let uniform_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("wgpu-alig uniforms"),
-                contents: &uniform_bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-            let partial_bytes = u64::from(num_partials) * std::mem::size_of::<Partial>() as u64;
-            let partials = storage(
-                "wgpu-alig partials",
-                partial_bytes,
-                wgpu::BufferUsages::empty(),
+            let uniform_buffer = init(
+                "wgpu-alig uniforms",
+                &uniform_bytes,
+                wgpu::BufferUsages::UNIFORM,
             );
-            let state = storage("wgpu-alig step state", state_bytes, copy);
-            let momentum = storage("wgpu-alig momentum", momentum_bytes, copy);
-            let host_losses = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgpu-alig host losses"),
-                size: u64::from(HOST_LOSS_SLOTS) * 4,
-                usage: copy,
-                mapped_at_creation: false,
-            });
+            let groups_buffer = init(
+                "wgpu-alig groups",
+                bytemuck::cast_slice(&group_params),
+                storage,
+            );
+            let chunk_groups = init(
+                "wgpu-alig chunk groups",
+                bytemuck::cast_slice(&chunk_groups),
+                storage,
+            );
+            let partials = empty("wgpu-alig partials", partial_bytes, storage);
+            let state = empty(
+                "wgpu-alig step state",
+                state_byte_size(config.stats_capacity),
+                storage | copy,
+            );
+            let momentum = uses_momentum
+                .then(|| empty("wgpu-alig momentum", layout.byte_size(), storage | copy));
+            // Bound where there is no momentum; the kernels never touch it then.
+            let no_momentum = empty("wgpu-alig no momentum", 16, storage);
+            let host_losses = empty(
+                "wgpu-alig host losses",
+                u64::from(HOST_LOSS_SLOTS) * 4,
+                copy,
+            );
 
             let windows = ranges
                 .iter()
@@ -169,47 +227,75 @@ impl Alig {
                     let size = range.end - range.start;
                     let params = slice(arena.params_buffer(), range.start, size);
                     let grads = slice(arena.grads_buffer(), range.start, size);
-                    let momentum = if config.uses_momentum() {
-                        slice(&momentum, range.start, size)
-                    } else {
-                        momentum.as_entire_buffer_binding()
+                    let momentum = match &momentum {
+                        Some(momentum) => slice(momentum, range.start, size),
+                        None => no_momentum.as_entire_buffer_binding(),
                     };
+                    let bind_group =
+                        |kernel: &crate::pipelines::KernelPipeline,
+                         label,
+                         entries: &[wgpu::BindGroupEntry<'_>]| {
+                            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                                label: Some(label),
+                                layout: &kernel.bind_group_layout,
+                                entries,
+                            })
+                        };
                     let grad_sq_norm = {
                         use grad_sq_norm_binding::*;
-                        device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: Some("grad_sq_norm"),
-                            layout: &pipelines.grad_sq_norm.bind_group_layout,
-                            entries: &[
+                        bind_group(
+                            &pipelines.grad_sq_norm,
+                            "grad_sq_norm",
+                            &[
                                 entry(UNIFORMS, uniform.clone()),
                                 entry(GRADS, grads.clone()),
                                 entry(PARTIALS, partials.as_entire_buffer_binding()),
+                                entry(CHUNK_GROUPS, chunk_groups.as_entire_buffer_binding()),
                             ],
-                        })
+                        )
                     };
                     let alig_update = {
                         use alig_update_binding::*;
-                        device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: Some("alig_update"),
-                            layout: &pipelines.alig_update.bind_group_layout,
-                            entries: &[
+                        bind_group(
+                            &pipelines.alig_update,
+                            "alig_update",
+                            &[
+                                entry(UNIFORMS, uniform.clone()),
+                                entry(PARTIALS, partials.as_entire_buffer_binding()),
+                                entry(STATE, state.as_entire_buffer_binding()),
+                                entry(PARAMS, params.clone()),
+                                entry(GRADS, grads),
+                                entry(MOMENTUM, momentum),
+                                entry(GROUPS, groups_buffer.as_entire_buffer_binding()),
+                                entry(CHUNK_GROUPS, chunk_groups.as_entire_buffer_binding()),
+                            ],
+                        )
+                    };
+                    let project_params = config.max_norm.is_some().then(|| {
+                        use project_params_binding::*;
+                        bind_group(
+                            &pipelines.project_params,
+                            "project_params",
+                            &[
                                 entry(UNIFORMS, uniform),
                                 entry(PARTIALS, partials.as_entire_buffer_binding()),
                                 entry(STATE, state.as_entire_buffer_binding()),
                                 entry(PARAMS, params),
-                                entry(GRADS, grads),
-                                entry(MOMENTUM, momentum),
+                                entry(CHUNK_GROUPS, chunk_groups.as_entire_buffer_binding()),
                             ],
-                        })
-                    };
+                        )
+                    });
                     Window {
                         workgroups,
                         grad_sq_norm,
                         alig_update,
+                        project_params,
                     }
                 })
                 .collect();
             Self {
                 config,
+                groups: groups.to_vec(),
                 layout,
                 pipelines,
                 windows,
@@ -222,8 +308,8 @@ impl Alig {
     }
 
     /// Records one step into `encoder`: the copy of the loss into the optimizer's state, then
-    /// one compute pass with exactly two dispatches (the squared gradient norm, then the
-    /// fused update). Nothing is allocated, mapped or polled.
+    /// one compute pass: the squared gradient norm, the fused update, and (with projection)
+    /// the projection; one dispatch each per window. Nothing is allocated, mapped or polled.
     ///
     /// A [`Loss::Host`] goes through `queue.write_buffer` into one of [`HOST_LOSS_SLOTS`]
     /// slots, which lands when the encoder is submitted; so at most that many host-loss steps
@@ -282,6 +368,15 @@ impl Alig {
             pass.set_bind_group(0, &window.alig_update, &[]);
             pass.dispatch_workgroups(window.workgroups, 1, 1);
         }
+        if self.config.max_norm.is_some() {
+            pass.set_pipeline(&self.pipelines.project_params.pipeline);
+            for window in &self.windows {
+                if let Some(bind_group) = &window.project_params {
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(window.workgroups, 1, 1);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -321,8 +416,8 @@ impl Alig {
         Ok(StatsSnapshot::from_state_bytes(&bytes))
     }
 
-    /// Reads the momentum of tensor `name` back, waiting for the device (zeros when the
-    /// optimizer has no momentum).
+    /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
+    /// uses momentum).
     pub fn read_momentum(
         &self,
         device: &wgpu::Device,
@@ -330,27 +425,32 @@ impl Alig {
         name: &str,
     ) -> Result<Vec<f32>> {
         let slot = self.layout.tensor(name)?;
-        if !self.config.uses_momentum() {
+        let Some(momentum) = &self.momentum else {
             return Ok(vec![0.0; slot.len]);
-        }
+        };
         let bytes = read_buffer_blocking(
             device,
             queue,
-            &self.momentum,
+            momentum,
             slot.byte_offset(),
             slot.byte_size(),
         )?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
-    /// The momentum buffer (same layout as the arena), when the optimizer uses momentum.
+    /// The momentum buffer (same layout as the arena), when some group uses momentum.
     pub fn momentum_buffer(&self) -> Option<&wgpu::Buffer> {
-        self.config.uses_momentum().then_some(&self.momentum)
+        self.momentum.as_ref()
     }
 
     /// The configuration the optimizer was built with.
     pub fn config(&self) -> &AligConfig {
         &self.config
+    }
+
+    /// The parameter groups the optimizer was built with.
+    pub fn groups(&self) -> &[ParamGroup] {
+        &self.groups
     }
 
     /// The workgroup reduction pass 1 uses on this device.
@@ -359,9 +459,36 @@ impl Alig {
     }
 
     /// Dispatches per step: two per window of the arena (one window when the arena fits in
-    /// one storage binding), whatever the number of tensors.
+    /// one storage binding), three with projection, whatever the number of tensors.
     pub fn dispatches_per_step(&self) -> usize {
-        2 * self.windows.len()
+        let passes = if self.config.max_norm.is_some() { 3 } else { 2 };
+        passes * self.windows.len()
+    }
+}
+
+/// The group of every 64-float chunk of the arena (`FROZEN` for frozen tensors).
+fn chunk_groups(layout: &ArenaLayout, tensor_groups: &[Option<usize>]) -> Vec<u32> {
+    let mut chunks = vec![FROZEN; layout.len().div_ceil(CHUNK_FLOATS)];
+    for (tensor, group) in layout.tensors().iter().zip(tensor_groups) {
+        if let Some(group) = group {
+            let first = tensor.offset / CHUNK_FLOATS;
+            let end = (tensor.offset + tensor.len).div_ceil(CHUNK_FLOATS);
+            chunks[first..end].fill(*group as u32);
+        }
+    }
+    chunks
+}
+
+fn group_params(group: &ParamGroup) -> GroupParams {
+    GroupParams {
+        max_lr: group.max_lr.unwrap_or(0.0),
+        momentum: group.momentum,
+        options: if group.max_lr.is_some() {
+            GROUP_HAS_MAX_LR
+        } else {
+            0
+        },
+        _pad: 0,
     }
 }
 
@@ -378,17 +505,6 @@ fn slice(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'
         offset,
         size: wgpu::BufferSize::new(size),
     }
-}
-
-fn options_bits(config: &AligConfig) -> u32 {
-    let mut options = 0;
-    if config.max_lr.is_some() {
-        options |= OPTION_HAS_MAX_LR;
-    }
-    if config.momentum_kind == MomentumKind::Adjusted {
-        options |= OPTION_ADJUSTED_MOMENTUM;
-    }
-    options
 }
 
 fn state_byte_size(capacity: u32) -> u64 {

@@ -9,6 +9,7 @@ pub(crate) mod grad_sq_norm_binding {
     pub const UNIFORMS: u32 = 0;
     pub const GRADS: u32 = 1;
     pub const PARTIALS: u32 = 2;
+    pub const CHUNK_GROUPS: u32 = 3;
 }
 
 /// Binding indices of pass 2 (`shaders/alig_update.wgsl`).
@@ -19,6 +20,17 @@ pub(crate) mod alig_update_binding {
     pub const PARAMS: u32 = 3;
     pub const GRADS: u32 = 4;
     pub const MOMENTUM: u32 = 5;
+    pub const GROUPS: u32 = 6;
+    pub const CHUNK_GROUPS: u32 = 7;
+}
+
+/// Binding indices of pass 3 (`shaders/project_params.wgsl`).
+pub(crate) mod project_params_binding {
+    pub const UNIFORMS: u32 = 0;
+    pub const PARTIALS: u32 = 1;
+    pub const STATE: u32 = 2;
+    pub const PARAMS: u32 = 3;
+    pub const CHUNK_GROUPS: u32 = 4;
 }
 
 /// What a kernel does with a binding.
@@ -91,45 +103,61 @@ impl KernelPipeline {
     }
 }
 
-/// Both passes, built for one device.
+/// The three passes, built for one device.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub grad_sq_norm: KernelPipeline,
     pub alig_update: KernelPipeline,
+    pub project_params: KernelPipeline,
     pub reduction: Reduction,
 }
 
 impl Pipelines {
-    /// Compiles both kernels; a shader or layout error comes back as `Err`.
+    /// Compiles the kernels; a shader or layout error comes back as `Err`.
     pub fn new(device: &wgpu::Device) -> Result<Self> {
         use Access::*;
         let reduction = Reduction::for_device(device);
         catch_gpu_errors(device, || {
-            use alig_update_binding as update;
-            use grad_sq_norm_binding as norm;
+            let norm = {
+                use grad_sq_norm_binding::*;
+                [
+                    (UNIFORMS, Uniform),
+                    (GRADS, Read),
+                    (PARTIALS, ReadWrite),
+                    (CHUNK_GROUPS, Read),
+                ]
+            };
+            let update = {
+                use alig_update_binding::*;
+                [
+                    (UNIFORMS, Uniform),
+                    (PARTIALS, ReadWrite),
+                    (STATE, ReadWrite),
+                    (PARAMS, ReadWrite),
+                    (GRADS, Read),
+                    (MOMENTUM, ReadWrite),
+                    (GROUPS, Read),
+                    (CHUNK_GROUPS, Read),
+                ]
+            };
+            let project = {
+                use project_params_binding::*;
+                [
+                    (UNIFORMS, Uniform),
+                    (PARTIALS, Read),
+                    (STATE, ReadWrite),
+                    (PARAMS, ReadWrite),
+                    (CHUNK_GROUPS, Read),
+                ]
+            };
             Self {
-                grad_sq_norm: KernelPipeline::new(
+                grad_sq_norm: KernelPipeline::new(device, Kernel::GradSqNorm, reduction, &norm),
+                alig_update: KernelPipeline::new(device, Kernel::AligUpdate, reduction, &update),
+                project_params: KernelPipeline::new(
                     device,
-                    Kernel::GradSqNorm,
+                    Kernel::ProjectParams,
                     reduction,
-                    &[
-                        (norm::UNIFORMS, Uniform),
-                        (norm::GRADS, Read),
-                        (norm::PARTIALS, ReadWrite),
-                    ],
-                ),
-                alig_update: KernelPipeline::new(
-                    device,
-                    Kernel::AligUpdate,
-                    reduction,
-                    &[
-                        (update::UNIFORMS, Uniform),
-                        (update::PARTIALS, Read),
-                        (update::STATE, ReadWrite),
-                        (update::PARAMS, ReadWrite),
-                        (update::GRADS, Read),
-                        (update::MOMENTUM, ReadWrite),
-                    ],
+                    &project,
                 ),
                 reduction,
             }

@@ -3,10 +3,11 @@
 //! with it; an engine can compare its integration with it too.
 //!
 //! The functions are named after the kernels they port: [`grad_sq_norm`] (pass 1),
-//! [`step_size`] and [`alig_update`] (pass 2).
+//! [`step_size`], [`group_gamma`] and [`alig_update`] (pass 2), [`project_params`] (pass 3).
 
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
+use crate::groups::{assign_groups, ParamGroup};
 use crate::stats::StepFlags;
 
 /// The step size the kernels would compute, in f64.
@@ -14,54 +15,53 @@ use crate::stats::StepFlags;
 pub struct StepSize {
     /// `max(0, loss - f_star) / (c ||g||^2 + eps)` (0 when skipped).
     pub gamma_hat: f64,
-    /// The step size applied (0 when skipped).
+    /// The step size of the first parameter group (0 when skipped).
     pub gamma: f64,
     /// The same flags the GPU records.
     pub flags: StepFlags,
+    /// With projection on: `||w||^2` after the update, before the projection; else 0.
+    pub param_sq_norm: f64,
 }
 
-/// Pass 1: `||g||^2` over every tensor, and whether every element is finite.
-pub fn grad_sq_norm(grads: &[Vec<f64>]) -> (f64, bool) {
+/// Pass 1: `||g||^2` over the given tensors, and whether every element is finite.
+pub fn grad_sq_norm<'a>(grads: impl IntoIterator<Item = &'a [f64]>) -> (f64, bool) {
     let mut sum = 0.0;
     let mut finite = true;
-    for g in grads.iter().flatten() {
+    for g in grads.into_iter().flatten() {
         finite &= g.is_finite();
         sum += g * g;
     }
     (sum, finite)
 }
 
-/// Pass 2, first half: the step size from the loss and `||g||^2`, with the kernels' rules:
-/// a non-finite loss or gradient skips the step; a norm beyond `f32::MAX` (every element
-/// finite) skips it too, as does a `gamma_hat` beyond `f32::MAX` without `max_lr`; a loss at
-/// or below `f_star` gives `gamma = 0`.
+/// Pass 2, first half: `gamma_hat` and the step's flags from the loss and `||g||^2`, with
+/// the kernels' rules: a non-finite loss or gradient skips the step; a norm beyond
+/// `f32::MAX` (every element finite) skips it too, as does a `gamma_hat` beyond `f32::MAX`
+/// when some group has no `max_lr` (`unbounded_group`); a loss at or below `f_star` gives
+/// `gamma_hat = 0`.
 pub fn step_size(
     config: &AligConfig,
+    unbounded_group: bool,
     loss: f64,
     grad_sq_norm: f64,
     grads_finite: bool,
-) -> StepSize {
+) -> (f64, StepFlags) {
     let f32_max = f64::from(f32::MAX);
-    let skip = |flags| StepSize {
-        gamma_hat: 0.0,
-        gamma: 0.0,
-        flags,
-    };
-    let mut flags = StepFlags(0);
+    let mut flags = 0;
     if !loss.is_finite() || loss.abs() > f32_max {
-        flags.0 |= StepFlags::SKIPPED_LOSS.0;
+        flags |= StepFlags::SKIPPED_LOSS.0;
     }
     if !grads_finite {
-        flags.0 |= StepFlags::SKIPPED_GRAD.0;
+        flags |= StepFlags::SKIPPED_GRAD.0;
     } else if grad_sq_norm > f32_max {
-        flags.0 |= StepFlags::SKIPPED_NORM_OVERFLOW.0;
+        flags |= StepFlags::SKIPPED_NORM_OVERFLOW.0;
     }
-    if flags.0 != 0 {
-        return skip(flags);
+    if flags != 0 {
+        return (0.0, StepFlags(flags));
     }
     let f_star = f64::from(config.f_star);
     if loss <= f_star {
-        return skip(StepFlags::FLOOR_REACHED);
+        return (0.0, StepFlags::FLOOR_REACHED);
     }
     let denominator = f64::from(config.c) * grad_sq_norm + f64::from(config.eps);
     let gamma_hat = if denominator > 0.0 {
@@ -69,34 +69,29 @@ pub fn step_size(
     } else {
         0.0
     };
-    match config.max_lr.map(f64::from) {
-        Some(max_lr) if gamma_hat > max_lr => StepSize {
-            gamma_hat,
-            gamma: max_lr,
-            flags: StepFlags::CLIPPED,
-        },
-        None if gamma_hat > f32_max => StepSize {
-            gamma_hat,
-            gamma: 0.0,
-            flags: StepFlags::SKIPPED_STEP_OVERFLOW,
-        },
-        _ => StepSize {
-            gamma_hat,
-            gamma: gamma_hat,
-            flags: StepFlags(0),
-        },
+    if gamma_hat > f32_max && unbounded_group {
+        return (gamma_hat, StepFlags::SKIPPED_STEP_OVERFLOW);
+    }
+    (gamma_hat, StepFlags(0))
+}
+
+/// The step size of one group: `gamma_hat` clipped to its `max_lr`.
+pub fn group_gamma(gamma_hat: f64, max_lr: Option<f32>) -> f64 {
+    match max_lr.map(f64::from) {
+        Some(max_lr) if gamma_hat > max_lr => max_lr,
+        _ => gamma_hat,
     }
 }
 
-/// Pass 2, second half: the update of one tensor with step size `gamma`.
+/// Pass 2, second half: the update of one tensor with step size `gamma` and momentum `mu`.
 pub fn alig_update(
-    config: &AligConfig,
+    kind: MomentumKind,
+    mu: f64,
     gamma: f64,
     params: &mut [f64],
     momentum: &mut [f64],
     grads: &[f64],
 ) {
-    let mu = f64::from(config.momentum);
     if mu == 0.0 {
         for (w, g) in params.iter_mut().zip(grads) {
             *w -= gamma * g;
@@ -104,7 +99,7 @@ pub fn alig_update(
         return;
     }
     for ((w, z), g) in params.iter_mut().zip(momentum.iter_mut()).zip(grads) {
-        match config.momentum_kind {
+        match kind {
             MomentumKind::Nesterov => {
                 *z = mu * *z - gamma * g;
                 *w = *w - gamma * g + mu * *z;
@@ -117,10 +112,25 @@ pub fn alig_update(
     }
 }
 
+/// Pass 3: if the global norm of `params` exceeds `max_norm`, scales them all onto the ball
+/// of that radius. Returns `||w||^2` before the projection.
+pub fn project_params(params: &mut [&mut Vec<f64>], max_norm: f64) -> f64 {
+    let sq_norm: f64 = params.iter().flat_map(|p| p.iter()).map(|w| w * w).sum();
+    if sq_norm.is_finite() && sq_norm > max_norm * max_norm {
+        let scale = max_norm / sq_norm.sqrt();
+        for w in params.iter_mut().flat_map(|p| p.iter_mut()) {
+            *w *= scale;
+        }
+    }
+    sq_norm
+}
+
 /// The whole optimizer on the CPU: parameters and momentum of every tensor in f64.
 #[derive(Clone, Debug)]
 pub struct AligReference {
     config: AligConfig,
+    groups: Vec<ParamGroup>,
+    tensor_groups: Vec<Option<usize>>,
     params: Vec<Vec<f64>>,
     momentum: Vec<Vec<f64>>,
     steps: u32,
@@ -128,12 +138,37 @@ pub struct AligReference {
 }
 
 impl AligReference {
-    /// Starts from `params` (one vector per tensor) with zero momentum.
+    /// Starts from `params` (one vector per tensor) with zero momentum, every tensor in one
+    /// group with the config's `max_lr` and `momentum`.
     pub fn new(config: AligConfig, params: Vec<Vec<f64>>) -> Result<Self> {
+        let names: Vec<String> = (0..params.len()).map(|k| format!("t{k}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let group = ParamGroup::new(&names, &config);
+        Self::with_groups(config, &names, params, &[group])
+    }
+
+    /// Starts from `params` (one vector per tensor, named by `names`) with zero momentum and
+    /// the given groups; tensors in no group are frozen.
+    pub fn with_groups(
+        config: AligConfig,
+        names: &[&str],
+        params: Vec<Vec<f64>>,
+        groups: &[ParamGroup],
+    ) -> Result<Self> {
         config.validate()?;
+        if names.len() != params.len() {
+            return Err(Error::LengthMismatch {
+                tensor: "(tensor names)".into(),
+                expected: params.len(),
+                actual: names.len(),
+            });
+        }
+        let tensor_groups = assign_groups(names.iter().copied(), groups)?;
         let momentum = params.iter().map(|p| vec![0.0; p.len()]).collect();
         Ok(Self {
             config,
+            groups: groups.to_vec(),
+            tensor_groups,
             params,
             momentum,
             steps: 0,
@@ -142,7 +177,8 @@ impl AligReference {
     }
 
     /// One step with `loss` and `grads` (one vector per tensor, same shapes as the
-    /// parameters). A skipped step changes nothing but the counters.
+    /// parameters; a frozen tensor's gradient is ignored). A skipped step changes nothing but
+    /// the counters.
     pub fn step(&mut self, loss: f64, grads: &[Vec<f64>]) -> Result<StepSize> {
         if grads.len() != self.params.len() {
             return Err(Error::LengthMismatch {
@@ -160,17 +196,57 @@ impl AligReference {
                 });
             }
         }
-        let (norm, finite) = grad_sq_norm(grads);
-        let size = step_size(&self.config, loss, norm, finite);
+        let trainable = |k: &usize| self.tensor_groups[*k].is_some();
+        let (norm, finite) =
+            grad_sq_norm((0..grads.len()).filter(trainable).map(|k| &grads[k][..]));
+        let unbounded = self.groups.iter().any(|g| g.max_lr.is_none());
+        let (gamma_hat, mut flags) = step_size(&self.config, unbounded, loss, norm, finite);
         self.steps = self.steps.wrapping_add(1);
-        if size.flags.skipped() {
+        if flags.skipped() {
             self.skipped += 1;
-            return Ok(size);
+            return Ok(StepSize {
+                gamma_hat,
+                gamma: 0.0,
+                flags,
+                param_sq_norm: 0.0,
+            });
         }
-        for ((w, z), g) in self.params.iter_mut().zip(&mut self.momentum).zip(grads) {
-            alig_update(&self.config, size.gamma, w, z, g);
+        let first_gamma = group_gamma(gamma_hat, self.groups[0].max_lr);
+        if first_gamma != gamma_hat {
+            flags.0 |= StepFlags::CLIPPED.0;
         }
-        Ok(size)
+        for (k, group) in self.tensor_groups.iter().enumerate() {
+            if let Some(group) = group.map(|g| &self.groups[g]) {
+                let gamma = group_gamma(gamma_hat, group.max_lr);
+                let mu = f64::from(group.momentum);
+                let kind = self.config.momentum_kind;
+                alig_update(
+                    kind,
+                    mu,
+                    gamma,
+                    &mut self.params[k],
+                    &mut self.momentum[k],
+                    &grads[k],
+                );
+            }
+        }
+        let mut param_sq_norm = 0.0;
+        if let Some(max_norm) = self.config.max_norm {
+            let mut trainable: Vec<&mut Vec<f64>> = self
+                .params
+                .iter_mut()
+                .zip(&self.tensor_groups)
+                .filter(|(_, group)| group.is_some())
+                .map(|(p, _)| p)
+                .collect();
+            param_sq_norm = project_params(&mut trainable, f64::from(max_norm));
+        }
+        Ok(StepSize {
+            gamma_hat,
+            gamma: first_gamma,
+            flags,
+            param_sq_norm,
+        })
     }
 
     /// The parameters, one vector per tensor.
@@ -209,7 +285,8 @@ mod tests {
             max_lr: Some(0.1),
             ..AligConfig::default()
         };
-        let size = step_size(&config, 1.0, 1.0, true);
+        let mut reference = AligReference::new(config, vec![vec![1.0]]).unwrap();
+        let size = reference.step(1.0, &[vec![1.0]]).unwrap();
         assert_eq!(size.gamma, 0.1f32 as f64);
         assert!(size.flags.clipped());
     }
@@ -262,8 +339,48 @@ mod tests {
     #[test]
     fn loss_below_the_floor_gives_no_ascent() {
         let config = AligConfig::default();
-        let size = step_size(&config, -3.0, 1.0, true);
-        assert_eq!(size.gamma, 0.0);
-        assert_eq!(size.flags, StepFlags::FLOOR_REACHED);
+        let (gamma_hat, flags) = step_size(&config, true, -3.0, 1.0, true);
+        assert_eq!(gamma_hat, 0.0);
+        assert_eq!(flags, StepFlags::FLOOR_REACHED);
+    }
+
+    #[test]
+    fn frozen_tensors_count_nowhere_and_groups_clip_separately() {
+        let config = AligConfig::default();
+        let groups = [
+            ParamGroup::new(&["a"], &config).with_max_lr(Some(0.1)),
+            ParamGroup::new(&["b"], &config),
+        ];
+        let params = vec![vec![1.0], vec![1.0], vec![1.0]];
+        let mut r =
+            AligReference::with_groups(config, &["a", "b", "frozen"], params, &groups).unwrap();
+        // The frozen tensor's huge (even non-finite) gradient is ignored.
+        let size = r
+            .step(1.0, &[vec![1.0], vec![1.0], vec![f64::NAN]])
+            .unwrap();
+        let gamma_hat = 1.0 / (2.0 + f64::from(1e-5f32));
+        assert_eq!(size.gamma_hat, gamma_hat);
+        assert!(size.flags.clipped());
+        assert_eq!(r.params()[0], vec![1.0 - f64::from(0.1f32)]);
+        assert_eq!(r.params()[1], vec![1.0 - gamma_hat]);
+        assert_eq!(r.params()[2], vec![1.0]);
+    }
+
+    #[test]
+    fn projection_scales_the_trainable_tensors_onto_the_ball() {
+        let config = AligConfig {
+            max_norm: Some(1.0),
+            ..AligConfig::default()
+        };
+        let groups = [ParamGroup::new(&["a", "b"], &config)];
+        let params = vec![vec![3.0], vec![4.0], vec![10.0]];
+        let mut r =
+            AligReference::with_groups(config, &["a", "b", "frozen"], params, &groups).unwrap();
+        let size = r.step(0.0, &[vec![0.0], vec![0.0], vec![0.0]]).unwrap();
+        assert_eq!(size.param_sq_norm, 25.0);
+        let expected = [0.6, 0.8, 10.0];
+        for (got, want) in r.params().iter().zip(expected) {
+            assert!((got[0] - want).abs() < 1e-15, "{got:?} vs {want}");
+        }
     }
 }

@@ -7,25 +7,45 @@ use bytemuck::{Pod, Zeroable};
 pub(crate) const WORKGROUP_SIZE: u32 = 256;
 
 /// Bits of [`AligUniforms::options`] (`OPTION_*` in `shaders/common.wgsl`).
-pub(crate) const OPTION_HAS_MAX_LR: u32 = 1;
-pub(crate) const OPTION_ADJUSTED_MOMENTUM: u32 = 2;
-pub(crate) const OPTION_WRITES_RECORD: u32 = 4;
+pub(crate) const OPTION_ADJUSTED_MOMENTUM: u32 = 1;
+pub(crate) const OPTION_WRITES_RECORD: u32 = 2;
+pub(crate) const OPTION_PROJECTION: u32 = 4;
+pub(crate) const OPTION_UNBOUNDED_GROUP: u32 = 8;
 
-/// Mirrors `AligUniforms` in `shaders/common.wgsl`: the optimizer's uniform block.
+/// Bits of [`GroupParams::options`] (`GROUP_*` in `shaders/common.wgsl`).
+pub(crate) const GROUP_HAS_MAX_LR: u32 = 1;
+
+/// The group index of a frozen tensor's chunks (`FROZEN` in `shaders/common.wgsl`).
+pub(crate) const FROZEN: u32 = u32::MAX;
+
+/// Floats per chunk of the chunk-to-group table: every tensor starts at a multiple of it.
+pub(crate) const CHUNK_FLOATS: usize = 64;
+
+/// Mirrors `AligUniforms` in `shaders/common.wgsl`: the uniform block of one window.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub(crate) struct AligUniforms {
-    pub max_lr: f32,
-    pub momentum: f32,
     pub eps: f32,
     pub f_star: f32,
     pub c: f32,
+    pub max_norm: f32,
     pub options: u32,
     pub len_vec4: u32,
     pub num_partials: u32,
     pub stats_capacity: u32,
     pub partial_base: u32,
+    pub chunk_base: u32,
     pub _pad: [u32; 2],
+}
+
+/// Mirrors `GroupParams` in `shaders/common.wgsl`: what a parameter group sets for itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub(crate) struct GroupParams {
+    pub max_lr: f32,
+    pub momentum: f32,
+    pub options: u32,
+    pub _pad: u32,
 }
 
 /// Mirrors `Partial` in `shaders/common.wgsl`: what one workgroup of pass 1 writes.
@@ -96,7 +116,10 @@ mod tests {
         let (size, members) = wgsl_struct(&module, "AligUniforms");
         assert_eq!(size as usize, std::mem::size_of::<AligUniforms>());
         let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
-        assert_eq!(offset("max_lr"), std::mem::offset_of!(AligUniforms, max_lr));
+        assert_eq!(
+            offset("max_norm"),
+            std::mem::offset_of!(AligUniforms, max_norm)
+        );
         assert_eq!(
             offset("options"),
             std::mem::offset_of!(AligUniforms, options)
@@ -116,6 +139,22 @@ mod tests {
         assert_eq!(
             offset("partial_base"),
             std::mem::offset_of!(AligUniforms, partial_base)
+        );
+        assert_eq!(
+            offset("chunk_base"),
+            std::mem::offset_of!(AligUniforms, chunk_base)
+        );
+
+        let (size, members) = wgsl_struct(&module, "GroupParams");
+        assert_eq!(size as usize, std::mem::size_of::<GroupParams>());
+        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
+        assert_eq!(
+            offset("momentum"),
+            std::mem::offset_of!(GroupParams, momentum)
+        );
+        assert_eq!(
+            offset("options"),
+            std::mem::offset_of!(GroupParams, options)
         );
 
         let (size, _) = wgsl_struct(&module, "Partial");
@@ -141,9 +180,13 @@ mod tests {
         let module = common();
         let c = |name| wgsl_u32_constant(&module, name);
         assert_eq!(c("WG_SIZE"), WORKGROUP_SIZE);
-        assert_eq!(c("OPTION_HAS_MAX_LR"), OPTION_HAS_MAX_LR);
         assert_eq!(c("OPTION_ADJUSTED_MOMENTUM"), OPTION_ADJUSTED_MOMENTUM);
         assert_eq!(c("OPTION_WRITES_RECORD"), OPTION_WRITES_RECORD);
+        assert_eq!(c("OPTION_PROJECTION"), OPTION_PROJECTION);
+        assert_eq!(c("OPTION_UNBOUNDED_GROUP"), OPTION_UNBOUNDED_GROUP);
+        assert_eq!(c("GROUP_HAS_MAX_LR"), GROUP_HAS_MAX_LR);
+        assert_eq!(c("FROZEN"), FROZEN);
+        assert_eq!(16 << c("VEC4_PER_CHUNK_LOG2"), CHUNK_FLOATS * 4);
         assert_eq!(c("FLAG_CLIPPED"), StepFlags::CLIPPED.0);
         assert_eq!(c("FLAG_FLOOR_REACHED"), StepFlags::FLOOR_REACHED.0);
         assert_eq!(c("FLAG_SKIPPED_LOSS"), StepFlags::SKIPPED_LOSS.0);

@@ -7,6 +7,7 @@ const REDUCE_TREE: &str = include_str!("../shaders/reduce_tree.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/reduce_subgroup.wgsl");
 const GRAD_SQ_NORM: &str = include_str!("../shaders/grad_sq_norm.wgsl");
 const ALIG_UPDATE: &str = include_str!("../shaders/alig_update.wgsl");
+const PROJECT_PARAMS: &str = include_str!("../shaders/project_params.wgsl");
 
 /// How a kernel reduces values across a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,27 +43,35 @@ pub enum Kernel {
     GradSqNorm,
     /// Pass 2: the step size and the fused update.
     AligUpdate,
+    /// Pass 3, only with projection on: the projection onto the L2 ball.
+    ProjectParams,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 2] = [Kernel::GradSqNorm, Kernel::AligUpdate];
+    pub const ALL: [Kernel; 3] = [
+        Kernel::GradSqNorm,
+        Kernel::AligUpdate,
+        Kernel::ProjectParams,
+    ];
 
     /// The name of the kernel's entry point (and of its file under `shaders/`).
     pub fn entry_point(self) -> &'static str {
         match self {
             Self::GradSqNorm => "grad_sq_norm",
             Self::AligUpdate => "alig_update",
+            Self::ProjectParams => "project_params",
         }
     }
 
-    /// The reduction the kernel uses on a device that offers `best`. Pass 2 always uses the
-    /// tree: every workgroup must reach the same gamma bit for bit, and a fixed tree order
-    /// guarantees that whatever the subgroup layout of each workgroup.
+    /// The reduction the kernel uses on a device that offers `best`. Passes 2 and 3 always
+    /// use the tree: every workgroup must reach the same gamma (and projection scale) bit for
+    /// bit, and a fixed tree order guarantees that whatever the subgroup layout of each
+    /// workgroup.
     pub fn reduction(self, best: Reduction) -> Reduction {
         match self {
             Self::GradSqNorm => best,
-            Self::AligUpdate => Reduction::Tree,
+            Self::AligUpdate | Self::ProjectParams => Reduction::Tree,
         }
     }
 
@@ -70,6 +79,7 @@ impl Kernel {
         match self {
             Self::GradSqNorm => GRAD_SQ_NORM,
             Self::AligUpdate => ALIG_UPDATE,
+            Self::ProjectParams => PROJECT_PARAMS,
         }
     }
 

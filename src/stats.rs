@@ -10,17 +10,17 @@ use crate::shader_types::StepStateHeader;
 pub struct StepFlags(pub u32);
 
 impl StepFlags {
-    /// `gamma_hat` exceeded `max_lr`, so `gamma = max_lr`.
+    /// `gamma_hat` exceeded the first group's `max_lr`, so its `gamma = max_lr`.
     pub const CLIPPED: Self = Self(1);
     /// The loss was at or below `f_star`, so `gamma = 0` (momentum still applies).
     pub const FLOOR_REACHED: Self = Self(2);
     /// Skipped: the loss was NaN or infinite.
     pub const SKIPPED_LOSS: Self = Self(4);
-    /// Skipped: a gradient element was NaN or infinite.
+    /// Skipped: a gradient element of a trainable tensor was NaN or infinite.
     pub const SKIPPED_GRAD: Self = Self(8);
     /// Skipped: every gradient element was finite, but `||g||^2` overflowed f32.
     pub const SKIPPED_NORM_OVERFLOW: Self = Self(16);
-    /// Skipped: `gamma_hat` overflowed f32 with no `max_lr` to bound it.
+    /// Skipped: `gamma_hat` overflowed f32 and some group has no `max_lr` to bound it.
     pub const SKIPPED_STEP_OVERFLOW: Self = Self(32);
     /// Any of the reasons that skip a step, leaving parameters and momentum untouched.
     pub const SKIPPED: Self = Self(4 | 8 | 16 | 32);
@@ -55,10 +55,13 @@ pub struct StepRecord {
     pub grad_sq_norm: f32,
     /// The unclipped step size `max(0, loss - f_star) / (c ||g||^2 + eps)`.
     pub gamma_hat: f32,
-    /// The step size applied (0 for a skipped step).
+    /// The step size applied to the first parameter group (0 for a skipped step).
     pub gamma: f32,
+    /// With projection on: `||w||^2` of the trainable parameters after the update, before
+    /// the projection (which applies when it exceeds `max_norm^2`). Otherwise 0.
+    pub param_sq_norm: f32,
     /// Reserved; zero.
-    pub _reserved: [u32; 2],
+    pub _reserved: u32,
 }
 
 /// The stats ring as read back: counters, and the last records, oldest first.

@@ -49,10 +49,11 @@ fn config() -> impl Strategy<Value = AligConfig> {
         mostly(0.0..1e-3),
         mostly(-1.0..1.0),
         mostly(0.1..2.0),
+        proptest::option::of(mostly(0.1..100.0)),
         0u32..20,
     )
         .prop_map(
-            |(max_lr, momentum, adjusted, eps, f_star, c, stats_capacity)| AligConfig {
+            |(max_lr, momentum, adjusted, eps, f_star, c, max_norm, stats_capacity)| AligConfig {
                 max_lr,
                 momentum,
                 momentum_kind: if adjusted {
@@ -63,6 +64,7 @@ fn config() -> impl Strategy<Value = AligConfig> {
                 eps,
                 f_star,
                 c,
+                max_norm,
                 stats_capacity,
             },
         )

@@ -46,8 +46,8 @@ fn every_variant_validates_with_only_the_capabilities_it_needs() {
     let variants = variants();
     assert_eq!(
         variants.len(),
-        3,
-        "pass 1 has two variants, pass 2 one: {variants:?}"
+        4,
+        "pass 1 has two variants, passes 2 and 3 one: {variants:?}"
     );
     for (name, kernel, reduction) in variants {
         let (module, _) = validate(&name, kernel, reduction);

@@ -89,9 +89,9 @@ pub struct Run {
 }
 
 /// Runs `steps` steps on the GPU and on the f64 reference with the same seeded parameters,
-/// gradients (uniform in [-1, 1)) and losses. Each loss is chosen so that gamma_hat lands in
-/// [0.01, 0.1]: clipped by a max_lr of 0.05 about half of the time, and large enough that the
-/// parameters move.
+/// gradients (uniform in [-1, 1)) and losses, every tensor (named `t0`, `t1`, ...) in one
+/// group. Each loss is chosen so that gamma_hat lands in [0.01, 0.1]: clipped by a max_lr of
+/// 0.05 about half of the time, and large enough that the parameters move.
 pub fn run_against_reference(
     gpu: &Gpu,
     sizes: &[usize],
@@ -99,30 +99,59 @@ pub fn run_against_reference(
     steps: usize,
     seed: u64,
 ) -> Run {
-    use wgpu_alig::{reference::AligReference, Alig, Arena, Loss};
+    run_groups_against_reference(gpu, sizes, config, None, steps, seed)
+}
+
+/// [`run_against_reference`] with parameter groups (`None`: one group of every tensor). The
+/// gradients of frozen tensors are NaN on the GPU: they must count nowhere.
+pub fn run_groups_against_reference(
+    gpu: &Gpu,
+    sizes: &[usize],
+    config: wgpu_alig::AligConfig,
+    groups: Option<&[wgpu_alig::ParamGroup]>,
+    steps: usize,
+    seed: u64,
+) -> Run {
+    use wgpu_alig::{reference::AligReference, Alig, Arena, Loss, ParamGroup};
     let mut rng = Rng::new(seed);
     let names: Vec<String> = (0..sizes.len()).map(|k| format!("t{k}")).collect();
-    let tensors: Vec<(&str, usize)> = names
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tensors: Vec<(&str, usize)> = names.iter().copied().zip(sizes.iter().copied()).collect();
+    let groups = match groups {
+        Some(groups) => groups.to_vec(),
+        None => vec![ParamGroup::new(&names, &config)],
+    };
+    let trainable: Vec<bool> = names
         .iter()
-        .map(String::as_str)
-        .zip(sizes.iter().copied())
+        .map(|n| groups.iter().any(|g| g.tensors.iter().any(|t| t == n)))
         .collect();
     let arena = Arena::new(&gpu.device, &tensors).unwrap();
     let init: Vec<Vec<f32>> = sizes.iter().map(|&n| rng.vec_f32(n, -1.0, 1.0)).collect();
     for (name, values) in names.iter().zip(&init) {
         arena.write_params(&gpu.queue, name, values).unwrap();
     }
-    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
-    let mut reference =
-        AligReference::new(config, init.iter().map(|v| to_f64(v)).collect()).unwrap();
+    let mut alig = Alig::with_groups(&gpu.device, &arena, config, &groups).unwrap();
+    let init64 = init.iter().map(|v| to_f64(v)).collect();
+    let mut reference = AligReference::with_groups(config, &names, init64, &groups).unwrap();
     let mut expected = Vec::new();
     for _ in 0..steps {
         let grads: Vec<Vec<f32>> = sizes.iter().map(|&n| rng.vec_f32(n, -1.0, 1.0)).collect();
-        for (name, values) in names.iter().zip(&grads) {
-            arena.write_grads(&gpu.queue, name, values).unwrap();
+        for ((name, values), &trains) in names.iter().zip(&grads).zip(&trainable) {
+            let values = if trains {
+                values.clone()
+            } else {
+                vec![f32::NAN; values.len()]
+            };
+            arena.write_grads(&gpu.queue, name, &values).unwrap();
         }
         let grads64: Vec<Vec<f64>> = grads.iter().map(|g| to_f64(g)).collect();
-        let sq_norm: f64 = grads64.iter().flatten().map(|g| g * g).sum();
+        let sq_norm: f64 = grads64
+            .iter()
+            .zip(&trainable)
+            .filter(|(_, &trains)| trains)
+            .flat_map(|(g, _)| g)
+            .map(|g| g * g)
+            .sum();
         let loss = (rng.uniform(0.01, 0.1) * sq_norm) as f32;
         alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
             .unwrap();
@@ -171,6 +200,13 @@ pub fn assert_run_matches_reference(what: &str, run: &Run) {
             want.gamma_hat,
             1e-6,
         );
+        // ||w||^2 is 0 on both sides without projection.
+        let what = format!("{what}: ||w||^2");
+        if want.param_sq_norm == 0.0 {
+            assert_eq!(record.param_sq_norm, 0.0, "{what}");
+        } else {
+            assert_rel(&what, record.param_sq_norm, want.param_sq_norm, 1e-6);
+        }
     }
     for (k, (params, momentum)) in run.params.iter().zip(&run.momentum).enumerate() {
         assert_close(

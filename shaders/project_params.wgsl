@@ -1,0 +1,43 @@
+// Pass 3, only with projection on: every workgroup re-reduces the ||w||^2 partials of pass 2
+// in the same order and, if ||w|| > max_norm, scales its share of the trainable parameters
+// of one window by max_norm / ||w||. A skipped step is not projected.
+
+@group(0) @binding(0) var<uniform> cfg: AligUniforms;
+@group(0) @binding(1) var<storage, read> partials: array<Partial>;
+@group(0) @binding(2) var<storage, read_write> state: StepState;
+@group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> chunk_groups: array<u32>;
+
+@compute @workgroup_size(WG_SIZE)
+fn project_params(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(local_invocation_id) local_id: vec3<u32>,
+    @builtin(workgroup_id) workgroup_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+    rb: ReduceBuiltins,
+) {
+    var partial = Partial(0.0, 0u);
+    for (var p = local_id.x; p < cfg.num_partials; p = p + WG_SIZE) {
+        partial.sq_sum = partial.sq_sum + partials[cfg.num_partials + p].sq_sum;
+    }
+    let param_sq_norm = workgroup_reduce(partial, rb).sq_sum;
+
+    let record = (state.steps - 1u) % cfg.stats_capacity;
+    if (state.records[record].flags & SKIP_MASK) != 0u {
+        return;
+    }
+    if (cfg.options & OPTION_WRITES_RECORD) != 0u && workgroup_id.x == 0u && local_id.x == 0u {
+        state.records[record].param_sq_norm = param_sq_norm;
+    }
+    // A non-finite norm would scale every parameter to zero or NaN: leave them be.
+    if !is_finite_f32(param_sq_norm) || param_sq_norm <= cfg.max_norm * cfg.max_norm {
+        return;
+    }
+    let scale = cfg.max_norm / sqrt(param_sq_norm);
+    let stride = num_workgroups.x * WG_SIZE;
+    for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
+        if chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] != FROZEN {
+            params[i] = params[i] * scale;
+        }
+    }
+}

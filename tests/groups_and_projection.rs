@@ -1,0 +1,122 @@
+//! Parameter groups (each its own max_lr and momentum, gamma_hat global), frozen tensors
+//! (NaN gradients on the GPU that must count nowhere; never written) and the projection onto
+//! the L2 ball, against the f64 reference. Tolerances as in tests/reference_agreement.rs.
+
+mod common;
+
+use common::{
+    assert_run_matches_reference, gpu, gpu_with, run_against_reference,
+    run_groups_against_reference, to_f64, Rng,
+};
+use wgpu_alig::{AligConfig, GpuRequest, MomentumKind, ParamGroup};
+
+const SIZES: [usize; 5] = [257, 3, 4097, 1000, 65];
+
+/// Three groups with different max_lr and momentum; t4 is frozen.
+fn groups(config: &AligConfig) -> Vec<ParamGroup> {
+    vec![
+        ParamGroup::new(&["t0", "t1"], config)
+            .with_max_lr(Some(0.05))
+            .with_momentum(0.9),
+        ParamGroup::new(&["t2"], config)
+            .with_max_lr(None)
+            .with_momentum(0.0),
+        ParamGroup::new(&["t3"], config)
+            .with_max_lr(Some(0.02))
+            .with_momentum(0.5),
+    ]
+}
+
+/// The frozen tensor t4 still holds its initial values, bit for bit.
+fn assert_frozen_untouched(run: &common::Run, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let init: Vec<Vec<f32>> = SIZES.iter().map(|&n| rng.vec_f32(n, -1.0, 1.0)).collect();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&run.params[4]),
+        bits(&init[4]),
+        "frozen tensor was written"
+    );
+    assert!(run.momentum[4].iter().all(|&z| z == 0.0));
+}
+
+#[test]
+fn groups_with_their_own_max_lr_and_momentum_and_a_frozen_tensor() {
+    let gpu = gpu();
+    for kind in [MomentumKind::Nesterov, MomentumKind::Adjusted] {
+        let config = AligConfig {
+            momentum_kind: kind,
+            ..AligConfig::default()
+        };
+        let run =
+            run_groups_against_reference(&gpu, &SIZES, config, Some(&groups(&config)), 20, 31);
+        assert_run_matches_reference(&format!("groups, {kind:?}"), &run);
+        assert_frozen_untouched(&run, 31);
+        // gamma_hat stays global: the groups clipped to 0.02 and 0.05 and the unbounded one
+        // all followed the same gamma_hat, so the records clip about half the steps.
+        assert!(run.stats.records.iter().any(|r| r.flags.clipped()));
+    }
+}
+
+#[test]
+fn projection_onto_the_ball_matches_the_reference() {
+    let gpu = gpu();
+    // ||w|| starts near sqrt(5422 / 3) ~ 42.5: a radius of 30 is active from the first step.
+    for config in [
+        AligConfig {
+            max_norm: Some(30.0),
+            ..AligConfig::paper(0.05)
+        },
+        AligConfig {
+            max_norm: Some(30.0),
+            ..AligConfig::default()
+        },
+    ] {
+        let run = run_against_reference(&gpu, &SIZES, config, 20, 32);
+        assert_eq!(run.dispatches_per_step, 3, "projection adds one dispatch");
+        assert_run_matches_reference(&format!("projection, {config:?}"), &run);
+        let norm: f64 = run
+            .params
+            .iter()
+            .flat_map(|p| to_f64(p))
+            .map(|w| w * w)
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            (norm - 30.0).abs() < 1e-3,
+            "||w|| = {norm} after projection onto 30"
+        );
+    }
+}
+
+#[test]
+fn projection_with_groups_leaves_frozen_tensors_out_of_the_norm() {
+    let gpu = gpu();
+    let config = AligConfig {
+        max_norm: Some(20.0),
+        ..AligConfig::default()
+    };
+    let run = run_groups_against_reference(&gpu, &SIZES, config, Some(&groups(&config)), 20, 33);
+    assert_run_matches_reference("projection with groups", &run);
+    assert_frozen_untouched(&run, 33);
+}
+
+#[test]
+fn projection_in_windows_matches_the_reference() {
+    let gpu = gpu_with(GpuRequest {
+        max_storage_binding: Some(64 << 10),
+        ..GpuRequest::default()
+    });
+    let sizes = [20_000, 13, 30_001];
+    let config = AligConfig {
+        max_norm: Some(100.0),
+        ..AligConfig::paper(0.05)
+    };
+    let run = run_against_reference(&gpu, &sizes, config, 10, 34);
+    assert_eq!(
+        run.dispatches_per_step,
+        3 * 4,
+        "three passes over four windows"
+    );
+    assert_run_matches_reference("projection in windows", &run);
+}
