@@ -84,6 +84,15 @@ pub enum Error {
     /// wgpu reported a validation or out-of-memory error, caught in an error scope.
     #[error("the GPU reported an error: {0}")]
     Gpu(String),
+    /// Saved state could not be decoded.
+    #[error("invalid saved state: {0}")]
+    InvalidState(String),
+    /// Saved state belongs to an arena with other tensors.
+    #[error("the saved state was made for other tensors: {0}")]
+    StateMismatch(String),
+    /// Reading or writing a state file failed.
+    #[error("state file: {0}")]
+    Io(#[from] std::io::Error),
     /// Mapping a buffer for reading failed.
     #[error("reading a buffer back failed: {0}")]
     Readback(String),

@@ -50,6 +50,7 @@ mod readback;
 pub mod reference;
 mod shader_types;
 pub mod shaders;
+mod state;
 mod stats;
 
 pub use arena::{Arena, ArenaLayout, TensorSlot};
@@ -58,4 +59,5 @@ pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuRequest};
 pub use groups::ParamGroup;
 pub use optimizer::{Alig, Loss, HOST_LOSS_SLOTS};
+pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};

@@ -19,6 +19,7 @@ use crate::shader_types::{
     WORKGROUP_SIZE,
 };
 use crate::shaders::Reduction;
+use crate::state::AligState;
 use crate::stats::{StatsSnapshot, StepRecord};
 
 /// Most workgroups of any pass per window, hence most partials of pass 1 per window.
@@ -446,6 +447,70 @@ impl Alig {
     /// The configuration the optimizer was built with.
     pub fn config(&self) -> &AligConfig {
         &self.config
+    }
+
+    /// Snapshots the optimizer (config, groups, counters, stats ring and momentum), waiting
+    /// for the device. Save the arena's parameters with it to continue a run later.
+    pub fn save_state(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<AligState> {
+        let step_state = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
+        let momentum = match &self.momentum {
+            Some(momentum) => bytemuck::pod_collect_to_vec(&read_buffer_blocking(
+                device,
+                queue,
+                momentum,
+                0,
+                momentum.size(),
+            )?),
+            None => Vec::new(),
+        };
+        Ok(AligState {
+            config: self.config,
+            groups: self.groups.clone(),
+            tensors: self
+                .layout
+                .tensors()
+                .iter()
+                .map(|t| (t.name.clone(), t.len))
+                .collect(),
+            step_state,
+            momentum,
+        })
+    }
+
+    /// Rebuilds an optimizer from a [`AligState`] over `arena`, which must hold the same
+    /// tensors; the next step continues the saved run bit for bit (given the same parameters
+    /// in the arena).
+    pub fn from_state(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        arena: &Arena,
+        state: &AligState,
+    ) -> Result<Self> {
+        let tensors: Vec<(String, usize)> = arena
+            .layout()
+            .tensors()
+            .iter()
+            .map(|t| (t.name.clone(), t.len))
+            .collect();
+        if tensors != state.tensors {
+            return Err(Error::StateMismatch(format!(
+                "saved for {:?}, the arena has {:?}",
+                state.tensors, tensors
+            )));
+        }
+        let alig = Self::with_groups(device, arena, state.config, &state.groups)?;
+        if state.step_state.len() as u64 != alig.state.size() {
+            return Err(Error::InvalidState("step state of the wrong size".into()));
+        }
+        queue.write_buffer(&alig.state, 0, &state.step_state);
+        match &alig.momentum {
+            Some(momentum) if state.momentum.len() as u64 * 4 == momentum.size() => {
+                queue.write_buffer(momentum, 0, bytemuck::cast_slice(&state.momentum));
+            }
+            None if state.momentum.is_empty() => {}
+            _ => return Err(Error::InvalidState("momentum of the wrong size".into())),
+        }
+        Ok(alig)
     }
 
     /// The parameter groups the optimizer was built with.

@@ -1,0 +1,127 @@
+//! A run saved after 25 steps and restored into a fresh arena and optimizer continues bit
+//! for bit as the run that was never interrupted.
+
+mod common;
+
+use common::{gpu, Rng};
+use wgpu_alig::{Alig, AligConfig, AligState, Arena, Error, Gpu, Loss, MomentumKind, ParamGroup};
+
+const TENSORS: [(&str, usize); 4] = [("a", 257), ("b", 3), ("c", 4097), ("frozen", 10)];
+
+fn config() -> AligConfig {
+    AligConfig {
+        momentum_kind: MomentumKind::Adjusted,
+        max_norm: Some(30.0),
+        ..AligConfig::paper(0.05)
+    }
+}
+
+fn groups(config: &AligConfig) -> Vec<ParamGroup> {
+    vec![
+        ParamGroup::new(&["a", "b"], config),
+        ParamGroup::new(&["c"], config)
+            .with_max_lr(Some(0.01))
+            .with_momentum(0.5),
+    ]
+}
+
+fn fresh(gpu: &Gpu) -> Arena {
+    let arena = Arena::new(&gpu.device, &TENSORS).unwrap();
+    let mut rng = Rng::new(5);
+    for (name, n) in TENSORS {
+        arena
+            .write_params(&gpu.queue, name, &rng.vec_f32(n, -1.0, 1.0))
+            .unwrap();
+    }
+    arena
+}
+
+/// Steps `range` with gradients and losses that depend only on the step index.
+fn run(gpu: &Gpu, arena: &Arena, alig: &mut Alig, range: std::ops::Range<u64>) {
+    for step in range {
+        let mut rng = Rng::new(1000 + step);
+        for (name, n) in TENSORS {
+            arena
+                .write_grads(&gpu.queue, name, &rng.vec_f32(n, -1.0, 1.0))
+                .unwrap();
+        }
+        let loss = rng.uniform(10.0, 200.0) as f32;
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
+            .unwrap();
+    }
+}
+
+fn bits(gpu: &Gpu, arena: &Arena, alig: &Alig) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    for (name, _) in TENSORS {
+        let params = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
+        let momentum = alig.read_momentum(&gpu.device, &gpu.queue, name).unwrap();
+        out.push(params.iter().map(|v| v.to_bits()).collect());
+        out.push(momentum.iter().map(|v| v.to_bits()).collect());
+    }
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    out.push(vec![stats.steps, stats.skipped]);
+    for r in stats.records {
+        out.push(bytemuck::cast_slice(&[r]).to_vec());
+    }
+    out
+}
+
+#[test]
+fn a_restored_run_continues_bit_for_bit() {
+    let gpu = gpu();
+    let config = config();
+
+    let whole_arena = fresh(&gpu);
+    let mut whole = Alig::with_groups(&gpu.device, &whole_arena, config, &groups(&config)).unwrap();
+    run(&gpu, &whole_arena, &mut whole, 0..50);
+
+    let first_arena = fresh(&gpu);
+    let mut first = Alig::with_groups(&gpu.device, &first_arena, config, &groups(&config)).unwrap();
+    run(&gpu, &first_arena, &mut first, 0..25);
+    let saved = first.save_state(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(saved.steps(), 25);
+    let path = std::env::temp_dir().join(format!("wgpu-alig-state-{}.bin", std::process::id()));
+    saved.save(&path).unwrap();
+    let params: Vec<Vec<f32>> = TENSORS
+        .iter()
+        .map(|(name, _)| {
+            first_arena
+                .read_params(&gpu.device, &gpu.queue, name)
+                .unwrap()
+        })
+        .collect();
+    drop((first, first_arena));
+
+    // A new arena and optimizer, from the file and the saved parameters.
+    let loaded = AligState::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(loaded, saved);
+    let arena = Arena::new(&gpu.device, &TENSORS).unwrap();
+    for ((name, _), values) in TENSORS.iter().zip(&params) {
+        arena.write_params(&gpu.queue, name, values).unwrap();
+    }
+    let mut restored = Alig::from_state(&gpu.device, &gpu.queue, &arena, &loaded).unwrap();
+    run(&gpu, &arena, &mut restored, 25..50);
+
+    assert_eq!(
+        bits(&gpu, &arena, &restored),
+        bits(&gpu, &whole_arena, &whole)
+    );
+}
+
+#[test]
+fn a_state_for_other_tensors_is_refused() {
+    let gpu = gpu();
+    let arena = fresh(&gpu);
+    let alig = Alig::new(&gpu.device, &arena, AligConfig::paper(0.1)).unwrap();
+    let state = alig.save_state(&gpu.device, &gpu.queue).unwrap();
+    let other = Arena::new(&gpu.device, &[("a", 257), ("b", 4)]).unwrap();
+    let result = Alig::from_state(&gpu.device, &gpu.queue, &other, &state);
+    assert!(matches!(result, Err(Error::StateMismatch(_))), "{result:?}");
+    let garbage = AligState::from_bytes(b"not a state");
+    assert!(
+        matches!(garbage, Err(Error::InvalidState(_))),
+        "{garbage:?}"
+    );
+}
