@@ -198,20 +198,20 @@ impl Arena {
 
     /// The parameters of tensor `name` as a storage binding (buffer, offset, size).
     pub fn param_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        Self::binding(&self.params, self.tensor(name)?)
+        Ok(Self::binding(&self.params, self.tensor(name)?))
     }
 
     /// The gradients of tensor `name` as a storage binding (buffer, offset, size).
     pub fn grad_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        Self::binding(&self.grads, self.tensor(name)?)
+        Ok(Self::binding(&self.grads, self.tensor(name)?))
     }
 
-    fn binding<'a>(buffer: &'a wgpu::Buffer, slot: &TensorSlot) -> Result<wgpu::BufferBinding<'a>> {
-        Ok(wgpu::BufferBinding {
+    fn binding<'a>(buffer: &'a wgpu::Buffer, slot: &TensorSlot) -> wgpu::BufferBinding<'a> {
+        wgpu::BufferBinding {
             buffer,
             offset: slot.byte_offset(),
             size: wgpu::BufferSize::new(slot.byte_size()),
-        })
+        }
     }
 
     /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write

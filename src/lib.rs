@@ -14,12 +14,19 @@
 //! no momentum:                 w <- w - gamma*g
 //! momentum (Nesterov, default) z <- mu*z - gamma*g ;  w <- w - gamma*g + mu*z
 //! adjusted momentum:           z <- mu*z - g       ;  w <- w - gamma*g + gamma*mu*z
+//! projection (max_norm = r):   if ||w|| > r then w <- w * r/||w||
 //! ```
 //!
-//! A step is two dispatches whatever the number of tensors: pass 1 writes partial sums of
+//! [`ParamGroup`]s give sets of tensors their own `max_lr` and momentum (`gamma_hat` stays
+//! global); tensors in no group are frozen. `f_star` and `c` turn the same kernels into the
+//! Polyak step with a known optimum or SPS-max.
+//!
+//! A step is two dispatches whatever the number of tensors (three with projection; that many
+//! per window when the arena exceeds one storage binding): pass 1 writes partial sums of
 //! `||g||^2` (no atomics, so the result is deterministic); pass 2 re-reduces them in every
 //! workgroup, computes gamma on the GPU and updates parameters and momentum. The loss comes
-//! from the host or from a GPU buffer; nothing is read back. Each step appends a
+//! from the host or from a GPU buffer; nothing is read back. A non-finite loss or gradient
+//! skips the step on the GPU, leaving the state untouched. Each step appends a
 //! [`StepRecord`] to a ring on the GPU, read asynchronously with [`Alig::read_stats`].
 //!
 //! ```no_run
