@@ -1,0 +1,246 @@
+//! Trains a small multilayer perceptron on the UCI handwritten digits entirely on the GPU and
+//! compares ALI-G with SGD baselines on the same engine, initialisation and sample order.
+//!
+//! The forward and backward passes are WGSL kernels (`examples/train_digits/*.wgsl`); every
+//! weight and bias lives in one `wgpu_alig::Arena`; the mean mini-batch loss is written by a
+//! kernel and handed to ALI-G as `Loss::Buffer`, so nothing is read back per step. SGD's
+//! learning rate (constant, and with step decay) is tuned on a grid against a validation part
+//! of the training set.
+//!
+//! ```text
+//! cargo run --release --example train_digits                 # the whole comparison
+//! cargo run --release --example train_digits -- --help       # flags
+//! ```
+//!
+//! Writes `summary.md`, `steps.csv` (per-step loss and step size), `sgd_grid.csv` and
+//! `train_digits.svg` to `--out-dir` (default `target/train_digits`).
+
+#[path = "train_digits/cli.rs"]
+mod cli;
+#[path = "train_digits/mod.rs"]
+mod engine;
+#[path = "train_digits/plot.rs"]
+mod plot;
+#[path = "train_digits/report.rs"]
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use wgpu_alig::Gpu;
+
+use cli::{Args, OptimizerKind};
+use engine::dataset::Digits;
+use engine::device_digits::DeviceDigits;
+use engine::kernels::Kernels;
+use engine::optimizers::{OptimizerSpec, Schedule};
+use engine::training::{train, Progress, TrainingConfig};
+use report::GridPoint;
+
+/// Samples of the training set held out to tune SGD (20% of it).
+const VALIDATION_SAMPLES: usize = 287;
+const VALIDATION_SEED: u64 = 2020;
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> engine::Result<()> {
+    let digits = Digits::load(&args.data)?;
+    let (train_set, test_set) = digits.train_test_split();
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.describe());
+    println!(
+        "data: {} train / {} test images; MLP 64-{}-10; {} epochs of batches of {}",
+        train_set.len(),
+        test_set.len(),
+        args.hidden,
+        args.epochs,
+        args.batch_size
+    );
+    let kernels = Kernels::new(&gpu.device, args.hidden)?;
+    let config = |optimizer| TrainingConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        optimizer,
+    };
+
+    let mut specs = Vec::new();
+    let mut grid = Vec::new();
+    for &kind in &args.optimizers {
+        let schedule = match kind {
+            OptimizerKind::Alig => {
+                specs.push(OptimizerSpec::Alig {
+                    max_lr: args.max_lr,
+                });
+                continue;
+            }
+            OptimizerKind::Sgd => Schedule::Constant,
+            OptimizerKind::SgdStep => Schedule::StepDecay,
+        };
+        let lr = match args.sgd_lr {
+            Some(lr) => lr,
+            None => {
+                let points = tune_sgd(
+                    &gpu,
+                    &kernels,
+                    &train_set,
+                    schedule,
+                    &args.sgd_grid,
+                    &config,
+                )?;
+                let picked = points.iter().find(|p| p.selected).map(|p| p.lr);
+                grid.extend(points);
+                picked.ok_or("every learning rate of the SGD grid diverged")?
+            }
+        };
+        specs.push(OptimizerSpec::Sgd { lr, schedule });
+    }
+    if !grid.is_empty() {
+        println!("\nSGD tuning ({VALIDATION_SAMPLES} training images held out for validation):\n");
+        println!("{}", report::grid_table(&grid));
+    }
+
+    let train_gpu = DeviceDigits::upload(&gpu.device, &train_set);
+    let test_gpu = DeviceDigits::upload(&gpu.device, &test_set);
+    let mut reports = Vec::new();
+    for spec in specs {
+        let bar = progress_bar(&spec.to_string());
+        let report = train(
+            &gpu.device,
+            &gpu.queue,
+            &kernels,
+            &train_gpu,
+            &test_gpu,
+            &config(spec),
+            &mut |progress| show(&bar, progress),
+        )?;
+        bar.finish();
+        if report.skipped_steps > 0 {
+            println!(
+                "{spec} skipped {} steps (non-finite loss or gradient)",
+                report.skipped_steps
+            );
+        }
+        reports.push(report);
+    }
+
+    println!("\n{}", report::results_table(&reports));
+    std::fs::create_dir_all(&args.out_dir)?;
+    let tuning = if grid.is_empty() {
+        "No tuning: the SGD learning rate was given with `--sgd-lr`.\n".to_string()
+    } else {
+        format!(
+            "{VALIDATION_SAMPLES} training images held out for validation; the best validation \
+             accuracy is picked (ties: the lower validation loss).\n\n{}",
+            report::grid_table(&grid)
+        )
+    };
+    let summary = format!(
+        "# train_digits\n\nadapter: {}\n\nMLP 64-{}-10, {} epochs of batches of {}, seed {}, \
+         {} train / {} test images.\n\n{}\n## SGD tuning\n\n{tuning}",
+        gpu.describe(),
+        args.hidden,
+        args.epochs,
+        args.batch_size,
+        args.seed,
+        train_set.len(),
+        test_set.len(),
+        report::results_table(&reports),
+    );
+    std::fs::write(args.out_dir.join("summary.md"), summary)?;
+    report::write_steps_csv(&args.out_dir.join("steps.csv"), &reports)?;
+    report::write_grid_csv(&args.out_dir.join("sgd_grid.csv"), &grid)?;
+    plot::write_svg(&args.out_dir.join("train_digits.svg"), &reports)?;
+    println!("outputs in {}", args.out_dir.display());
+    Ok(())
+}
+
+/// Trains SGD with each learning rate of `grid` on the training set less a validation part,
+/// and picks the best validation accuracy (ties: the lower validation loss).
+fn tune_sgd(
+    gpu: &Gpu,
+    kernels: &Kernels,
+    train_set: &Digits,
+    schedule: Schedule,
+    grid: &[f32],
+    config: &dyn Fn(OptimizerSpec) -> TrainingConfig,
+) -> engine::Result<Vec<GridPoint>> {
+    let (fit, validation) = train_set.split(VALIDATION_SAMPLES, VALIDATION_SEED);
+    let fit_gpu = DeviceDigits::upload(&gpu.device, &fit);
+    let validation_gpu = DeviceDigits::upload(&gpu.device, &validation);
+    let name = match schedule {
+        Schedule::Constant => "tuning SGD",
+        Schedule::StepDecay => "tuning SGD step decay",
+    };
+    let bar = progress_bar(name);
+    bar.set_length(grid.len() as u64);
+    let mut points = Vec::new();
+    for &lr in grid {
+        bar.set_message(format!("lr {lr}"));
+        let run = train(
+            &gpu.device,
+            &gpu.queue,
+            kernels,
+            &fit_gpu,
+            &validation_gpu,
+            &config(OptimizerSpec::Sgd { lr, schedule }),
+            &mut |_| {},
+        )?;
+        bar.inc(1);
+        points.push(GridPoint {
+            schedule,
+            lr,
+            fit_loss: run.evaluation.train.loss,
+            validation_loss: run.evaluation.held_out.loss,
+            validation_accuracy: run.evaluation.held_out.accuracy,
+            selected: false,
+        });
+    }
+    bar.finish_and_clear();
+    let best = points
+        .iter_mut()
+        .filter(|p| p.validation_loss.is_finite())
+        .max_by(|a, b| {
+            a.validation_accuracy
+                .total_cmp(&b.validation_accuracy)
+                .then(b.validation_loss.total_cmp(&a.validation_loss))
+        });
+    if let Some(best) = best {
+        best.selected = true;
+    }
+    Ok(points)
+}
+
+fn progress_bar(name: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0).with_prefix(name.to_string());
+    let style =
+        ProgressStyle::with_template("{prefix:26} [{bar:30}] {pos:>5}/{len:5} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn show(bar: &ProgressBar, progress: &Progress) {
+    bar.set_length(progress.total_steps as u64);
+    bar.set_position(progress.steps_done as u64);
+    let mut message = String::new();
+    if let Some(loss) = progress.loss {
+        message += &format!("loss {loss:.2e} ");
+    }
+    if let Some(step_size) = progress.step_size {
+        message += &format!("step size {step_size:.2e}");
+    }
+    bar.set_message(message);
+}

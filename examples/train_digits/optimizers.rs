@@ -1,0 +1,152 @@
+//! The optimizers compared on the engine: ALI-G from the crate, and SGD with Nesterov
+//! momentum 0.9 at a constant learning rate or with a step-decay schedule.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use wgpu_alig::{Alig, AligConfig, Arena, Loss, StatsSnapshot};
+
+use super::kernels::Kernels;
+use super::sgd::SgdMomentum;
+use super::Result;
+
+/// Momentum of every optimizer here, as in the ALI-G paper's runs.
+pub const MOMENTUM: f32 = 0.9;
+/// Step decay: the learning rate is divided by 10 at these fractions of the epochs.
+pub const DECAY_MILESTONES: [f64; 2] = [0.5, 0.75];
+
+/// How the SGD learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    Constant,
+    StepDecay,
+}
+
+impl Schedule {
+    /// The learning rate of `epoch` (from 0) of `epochs`.
+    pub fn lr(self, base: f32, epoch: usize, epochs: usize) -> f32 {
+        match self {
+            Self::Constant => base,
+            Self::StepDecay => {
+                let progress = epoch as f64 / epochs as f64;
+                let decays = DECAY_MILESTONES.iter().filter(|&&m| progress >= m).count();
+                base * 0.1f32.powi(decays as i32)
+            }
+        }
+    }
+}
+
+/// Which optimizer, with its hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerSpec {
+    /// `AligConfig::paper(max_lr)`: momentum 0.9, step size capped at `max_lr`.
+    Alig { max_lr: f32 },
+    /// SGD with Nesterov momentum 0.9.
+    Sgd { lr: f32, schedule: Schedule },
+}
+
+impl fmt::Display for OptimizerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Alig { max_lr } => write!(f, "ALI-G (max_lr {max_lr})"),
+            Self::Sgd {
+                lr,
+                schedule: Schedule::Constant,
+            } => write!(f, "SGD (lr {lr})"),
+            Self::Sgd {
+                lr,
+                schedule: Schedule::StepDecay,
+            } => {
+                write!(f, "SGD step decay (lr {lr})")
+            }
+        }
+    }
+}
+
+/// A future of the ALI-G stats ring.
+pub type StatsFuture = Pin<Box<dyn Future<Output = wgpu_alig::Result<StatsSnapshot>> + Send>>;
+
+/// An optimizer built over one model's arena.
+#[derive(Debug)]
+pub enum Optimizer<'k> {
+    Alig(Box<Alig>),
+    Sgd {
+        sgd: SgdMomentum<'k>,
+        base_lr: f32,
+        schedule: Schedule,
+    },
+}
+
+impl<'k> Optimizer<'k> {
+    /// Builds `spec` over `arena`; ALI-G keeps at least `stats_capacity` step records.
+    pub fn new(
+        device: &wgpu::Device,
+        kernels: &'k Kernels,
+        arena: &Arena,
+        spec: OptimizerSpec,
+        stats_capacity: u32,
+    ) -> Result<Self> {
+        Ok(match spec {
+            OptimizerSpec::Alig { max_lr } => {
+                let config = AligConfig {
+                    stats_capacity: stats_capacity.max(AligConfig::default().stats_capacity),
+                    ..AligConfig::paper(max_lr)
+                };
+                Self::Alig(Box::new(Alig::new(device, arena, config)?))
+            }
+            OptimizerSpec::Sgd { lr, schedule } => {
+                if !(lr.is_finite() && lr > 0.0) {
+                    return Err(format!("the SGD learning rate must be > 0, got {lr}").into());
+                }
+                Self::Sgd {
+                    sgd: SgdMomentum::new(device, kernels, arena, lr, MOMENTUM),
+                    base_lr: lr,
+                    schedule,
+                }
+            }
+        })
+    }
+
+    /// Called before each epoch's steps are recorded; returns SGD's learning rate.
+    pub fn start_epoch(&mut self, queue: &wgpu::Queue, epoch: usize, epochs: usize) -> Option<f32> {
+        match self {
+            Self::Alig(_) => None,
+            Self::Sgd {
+                sgd,
+                base_lr,
+                schedule,
+            } => {
+                let lr = schedule.lr(*base_lr, epoch, epochs);
+                sgd.set_lr(queue, lr);
+                Some(lr)
+            }
+        }
+    }
+
+    /// Records one step; the gradients are in the arena and the loss at `loss` on the GPU.
+    pub fn record_step(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        queue: &wgpu::Queue,
+        loss: (&wgpu::Buffer, u64),
+    ) -> Result<()> {
+        match self {
+            Self::Alig(alig) => {
+                let (buffer, offset) = loss;
+                alig.record_step(encoder, queue, Loss::Buffer { buffer, offset })?
+            }
+            // SGD does not need the loss.
+            Self::Sgd { sgd, .. } => sgd.record_step(encoder),
+        }
+        Ok(())
+    }
+
+    /// Starts reading ALI-G's stats ring back (asynchronously); `None` for SGD.
+    pub fn read_stats(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<StatsFuture> {
+        match self {
+            Self::Alig(alig) => Some(Box::pin(alig.read_stats(device, queue))),
+            Self::Sgd { .. } => None,
+        }
+    }
+}
