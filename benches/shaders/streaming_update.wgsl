@@ -1,0 +1,38 @@
+// Roofline of pass 2: reads w and g (and z) and writes w (and z) once each, like
+// `alig_update`, with one add per value instead of the ALI-G arithmetic. Every stored value
+// depends on every load, so none can be dropped.
+
+@group(0) @binding(0) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> momentum: array<vec4<f32>>;
+
+const WG_SIZE: u32 = 256u;
+
+// Without momentum: read w, g; write w.
+@compute @workgroup_size(WG_SIZE)
+fn streaming_update(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    let len = arrayLength(&params);
+    let stride = num_workgroups.x * WG_SIZE;
+    for (var i = global_id.x; i < len; i = i + stride) {
+        params[i] = params[i] + grads[i];
+    }
+}
+
+// With momentum: read w, g, z; write w, z.
+@compute @workgroup_size(WG_SIZE)
+fn streaming_update_momentum(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    let len = arrayLength(&params);
+    let stride = num_workgroups.x * WG_SIZE;
+    for (var i = global_id.x; i < len; i = i + stride) {
+        let g = grads[i];
+        let z = momentum[i] + g;
+        momentum[i] = z;
+        params[i] = params[i] + z;
+    }
+}

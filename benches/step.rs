@@ -1,0 +1,81 @@
+//! `cargo bench --bench step`: the crate's ALI-G step next to its roofline (a kernel moving
+//! the same bytes), the adapter's copy bandwidth and the baseline a user would write without
+//! the crate, side by side on one adapter; then the host's cost of recording a step, and the
+//! project's targets. `ALIG_BENCH_QUICK=1` (or `-- --quick`) for a smoke run,
+//! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
+//! time on the host's clock only (what an adapter without timestamp queries gets).
+
+#[path = "step/copy.rs"]
+mod copy;
+#[path = "step/cpu_time.rs"]
+mod cpu_time;
+#[path = "step/fused_step.rs"]
+mod fused_step;
+#[path = "step/kernel.rs"]
+mod kernel;
+#[path = "step/naive.rs"]
+mod naive;
+#[path = "step/options.rs"]
+mod options;
+#[path = "step/preamble.rs"]
+mod preamble;
+#[path = "step/record_cost.rs"]
+mod record_cost;
+#[path = "step/row.rs"]
+mod row;
+#[path = "step/streaming.rs"]
+mod streaming;
+#[path = "step/table.rs"]
+mod table;
+#[path = "step/targets.rs"]
+mod targets;
+#[path = "step/timer.rs"]
+mod timer;
+#[path = "step/workload.rs"]
+mod workload;
+
+use wgpu_alig::{Gpu, GpuRequest};
+
+use crate::options::{Options, TENSOR_COUNTS};
+use crate::timer::Timer;
+use crate::workload::RowSpec;
+
+fn main() {
+    let options = Options::from_env_and_args();
+    let request = GpuRequest {
+        timestamps: true,
+        ..GpuRequest::default()
+    };
+    let gpu = match pollster::block_on(Gpu::request(request)) {
+        Ok(gpu) => gpu,
+        Err(e) => {
+            eprintln!("the step benchmark needs a GPU adapter: {e}");
+            std::process::exit(1);
+        }
+    };
+    let (device, queue) = (&gpu.device, &gpu.queue);
+    let timer = Timer::new(device, queue, options.wall_clock_only);
+    preamble::print(&gpu, &timer, &options);
+
+    table::print_header();
+    let mut rows = Vec::new();
+    for &n in &options.sizes {
+        for &tensors in &TENSOR_COUNTS {
+            for momentum in [false, true] {
+                let spec = RowSpec {
+                    n,
+                    tensors,
+                    momentum,
+                };
+                let row = row::run(device, queue, &timer, &options, spec);
+                table::print_row(&row);
+                rows.push(row);
+            }
+        }
+    }
+
+    let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
+    targets::print(&rows, &record_costs);
+    println!();
+    println!("host at the end: {}", preamble::host_load());
+}

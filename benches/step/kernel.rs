@@ -1,0 +1,105 @@
+//! A compute pipeline with an explicit bind group layout: the one helper the baselines share.
+
+/// How a kernel uses one binding of its bind group.
+#[derive(Clone, Copy)]
+pub enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// A compiled kernel and the layout of its single bind group.
+pub struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group_layout: wgpu::BindGroupLayout,
+}
+
+impl Kernel {
+    /// Compiles `entry_point` of `wgsl` with bind group 0 laid out as `bindings`.
+    pub fn new(
+        device: &wgpu::Device,
+        wgsl: &str,
+        entry_point: &str,
+        bindings: &[(u32, Access)],
+    ) -> Self {
+        let entries: Vec<_> = bindings
+            .iter()
+            .map(|&(binding, access)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match access {
+                        Access::Uniform => wgpu::BufferBindingType::Uniform,
+                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let label = Some(entry_point);
+        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label,
+            entries: &entries,
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label,
+            bind_group_layouts: &[Some(&bind_group_layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label,
+            source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label,
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some(entry_point),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        Self {
+            pipeline,
+            bind_group_layout,
+        }
+    }
+
+    /// A bind group of buffer ranges, `(binding, buffer, byte offset, byte size)`.
+    pub fn bind_group(
+        &self,
+        device: &wgpu::Device,
+        ranges: &[(u32, &wgpu::Buffer, u64, u64)],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<_> = ranges
+            .iter()
+            .map(|&(binding, buffer, offset, size)| wgpu::BindGroupEntry {
+                binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset,
+                    size: wgpu::BufferSize::new(size),
+                }),
+            })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.bind_group_layout,
+            entries: &entries,
+        })
+    }
+}
+
+/// Workgroups for a grid-stride pass over `len_vec4` vec4s: the crate's rule (at least 4
+/// vec4s per thread, at most 1024 workgroups), so that the baselines differ from the step in
+/// what they do, not in how they spread it.
+pub fn grid_stride_workgroups(len_vec4: u64) -> u32 {
+    const THREADS: u64 = 256;
+    const MIN_VEC4_PER_THREAD: u64 = 4;
+    const MAX_WORKGROUPS: u64 = 1024;
+    len_vec4
+        .div_ceil(THREADS * MIN_VEC4_PER_THREAD)
+        .clamp(1, MAX_WORKGROUPS) as u32
+}

@@ -1,0 +1,84 @@
+//! What to run: the full table by default, a quick smoke run with `ALIG_BENCH_QUICK=1` (or
+//! `--quick`), a size filter with `ALIG_BENCH_N=1e6,1.6e7` (or `--n 1e6,1.6e7`), and wall time
+//! even where the adapter has timestamp queries with `ALIG_BENCH_WALL_CLOCK=1`.
+
+use std::time::Duration;
+
+/// Total parameter counts of the full table.
+const FULL_SIZES: [usize; 4] = [10_000, 1_000_000, 16_000_000, 64_000_000];
+/// The quick run stops where lavapipe stops being quick.
+const QUICK_SIZES: [usize; 2] = [10_000, 1_000_000];
+/// Each total size is split into this many tensors of (almost) equal length.
+pub const TENSOR_COUNTS: [usize; 3] = [1, 100, 1000];
+
+pub struct Options {
+    pub sizes: Vec<usize>,
+    pub quick: bool,
+    /// Time everything on the host's wall clock, as on an adapter without timestamp queries.
+    pub wall_clock_only: bool,
+    /// Time to spend on the measured repetitions of one row (all variants together).
+    pub row_budget: Duration,
+    pub min_reps: usize,
+    pub max_reps: usize,
+    /// Steps timed for the CPU cost of recording and submitting.
+    pub record_cost_steps: usize,
+}
+
+impl Options {
+    /// Reads the environment and the command line (`cargo bench` adds `--bench`, ignored).
+    pub fn from_env_and_args() -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let quick = args.iter().any(|a| a == "--quick")
+            || std::env::var("ALIG_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let size_filter = args
+            .iter()
+            .position(|a| a == "--n")
+            .and_then(|i| args.get(i + 1).cloned())
+            .or_else(|| std::env::var("ALIG_BENCH_N").ok());
+        let wall_clock_only =
+            std::env::var("ALIG_BENCH_WALL_CLOCK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let sizes = match size_filter {
+            Some(list) => list.split(',').map(parse_count).collect(),
+            None if quick => QUICK_SIZES.to_vec(),
+            None => FULL_SIZES.to_vec(),
+        };
+        if quick {
+            Self {
+                sizes,
+                quick,
+                wall_clock_only,
+                row_budget: Duration::from_millis(500),
+                min_reps: 3,
+                max_reps: 9,
+                record_cost_steps: 200,
+            }
+        } else {
+            Self {
+                sizes,
+                quick,
+                wall_clock_only,
+                row_budget: Duration::from_secs(15),
+                min_reps: 7,
+                max_reps: 31,
+                record_cost_steps: 2000,
+            }
+        }
+    }
+
+    /// Repetitions for a row whose one round of every variant took `round`.
+    pub fn reps_for(&self, round: Duration) -> usize {
+        let fit = self.row_budget.as_secs_f64() / round.as_secs_f64().max(1e-9);
+        // An odd count makes the median one measured value.
+        (fit as usize).clamp(self.min_reps, self.max_reps) | 1
+    }
+}
+
+/// Parses `10000`, `1e6` or `1.6e7`.
+fn parse_count(text: &str) -> usize {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a parameter count: {text:?} (try 1e6 or 16000000)"));
+    assert!(value >= 1.0, "parameter count must be at least 1: {text:?}");
+    value.round() as usize
+}

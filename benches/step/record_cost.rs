@@ -1,0 +1,185 @@
+//! The host's cost of one step: create an encoder, `record_step`, finish, `queue.submit`.
+//! Measured pipelined (steps submitted back to back, with a wait every few steps so that work
+//! cannot pile up without bound), as wall time and as the thread's CPU time, and on an idle
+//! device (a wait after every step, outside the timed region) as wall time. `record_step`
+//! alone is also timed: the crate's own share when the step joins the caller's encoder.
+
+use std::time::{Duration, Instant};
+
+use wgpu_alig::Loss;
+
+use crate::cpu_time::thread_cpu_time;
+use crate::fused_step::BENCH_LOSS;
+use crate::naive::Naive;
+use crate::table::micros;
+use crate::timer::{wait_idle, Timer};
+use crate::workload::{Fused, RowSpec, Workload};
+
+/// Steps submitted between two waits in the pipelined measurement.
+pub const PIPELINE_DEPTH: usize = 16;
+/// Parameters of the host-cost runs: small, so that the GPU work of a step stays short.
+pub const RECORD_COST_N: usize = 10_000;
+
+/// The median of per-step host times.
+pub struct HostCost {
+    pub median: Duration,
+}
+
+impl HostCost {
+    /// `None` for no times (a clock this platform lacks).
+    pub fn of(mut times: Vec<Duration>) -> Option<Self> {
+        if times.is_empty() {
+            return None;
+        }
+        times.sort();
+        Some(Self {
+            median: times[times.len() / 2],
+        })
+    }
+}
+
+pub struct RecordCostRow {
+    pub tensors: usize,
+    /// `record_step` alone, pipelined, wall time.
+    pub record_only: HostCost,
+    pub pipelined_wall: HostCost,
+    /// The host thread's CPU time, pipelined; `None` without a thread CPU clock.
+    pub pipelined_cpu: Option<HostCost>,
+    pub idle_wall: HostCost,
+    /// The host thread's CPU time on an idle device: nothing blocks or spins in a wait.
+    pub idle_cpu: Option<HostCost>,
+    /// The naive step's two recordings + submits (the wait between excluded), wall time.
+    pub naive_wall: Option<HostCost>,
+}
+
+/// Per-step host times of a run of steps.
+#[derive(Default)]
+struct HostTimes {
+    /// Encoder to submit, wall.
+    wall: Vec<Duration>,
+    /// Encoder to submit, the thread's CPU time (empty without the clock).
+    cpu: Vec<Duration>,
+    /// `record_step` alone, wall.
+    record: Vec<Duration>,
+}
+
+/// Host times of `steps` steps, with a wait (untimed) every `depth` steps.
+fn fused_record_times(
+    fused: &mut Fused,
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    steps: usize,
+    depth: usize,
+) -> HostTimes {
+    let mut times = HostTimes::default();
+    for i in 0..steps {
+        let cpu_start = thread_cpu_time();
+        let start = Instant::now();
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let record_start = Instant::now();
+        fused
+            .alig
+            .record_step(&mut encoder, queue, Loss::Host(BENCH_LOSS))
+            .expect("record the step");
+        times.record.push(record_start.elapsed());
+        queue.submit([encoder.finish()]);
+        times.wall.push(start.elapsed());
+        if let (Some(begin), Some(end)) = (cpu_start, thread_cpu_time()) {
+            times.cpu.push(end.saturating_sub(begin));
+        }
+        if (i + 1) % depth == 0 {
+            wait_idle(device);
+        }
+    }
+    wait_idle(device);
+    times
+}
+
+/// Measures and prints the host cost for 1 and 1000 tensors.
+pub fn run_section(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    timer: &Timer,
+    steps: usize,
+) -> Vec<RecordCostRow> {
+    print_legend(steps);
+    let mut rows = Vec::new();
+    for tensors in [1, 1000] {
+        let spec = RowSpec {
+            n: RECORD_COST_N,
+            tensors,
+            momentum: true,
+        };
+        let mut workload = Workload::new(device, queue, spec);
+        let naive = workload
+            .buffers()
+            .and_then(|b| Naive::new(device, &workload.layout, b, spec.config()).ok());
+        let Ok(fused) = workload.fused.as_mut() else {
+            println!("{tensors:>7} | n/a");
+            continue;
+        };
+        fused_record_times(fused, device, queue, steps / 10, PIPELINE_DEPTH);
+        let pipelined = fused_record_times(fused, device, queue, steps, PIPELINE_DEPTH);
+        let idle = fused_record_times(fused, device, queue, steps / 4, 1);
+        let naive_wall = naive.and_then(|naive| {
+            HostCost::of(
+                (0..(steps / 20).max(5))
+                    .map(|_| {
+                        let cost = naive.record_cost(device, queue, timer);
+                        cost.norm + cost.update
+                    })
+                    .collect(),
+            )
+        });
+        let row = RecordCostRow {
+            tensors,
+            record_only: HostCost::of(pipelined.record).expect("timed steps"),
+            pipelined_wall: HostCost::of(pipelined.wall).expect("timed steps"),
+            pipelined_cpu: HostCost::of(pipelined.cpu),
+            idle_wall: HostCost::of(idle.wall).expect("timed steps"),
+            idle_cpu: HostCost::of(idle.cpu),
+            naive_wall,
+        };
+        let median = |c: &Option<HostCost>| micros(c.as_ref().map(|c| c.median));
+        println!(
+            "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10}",
+            tensors,
+            micros(Some(row.pipelined_wall.median)),
+            median(&row.pipelined_cpu),
+            micros(Some(row.idle_wall.median)),
+            median(&row.idle_cpu),
+            micros(Some(row.record_only.median)),
+            median(&row.naive_wall),
+        );
+        rows.push(row);
+    }
+    rows
+}
+
+fn print_legend(steps: usize) {
+    println!();
+    println!("Host cost of one step: create encoder + record_step + finish + submit.");
+    println!("Medians in microseconds, N = {RECORD_COST_N}, momentum on.");
+    println!("  pipelined: {steps} steps, a wait every {PIPELINE_DEPTH} (untimed)");
+    println!(
+        "  idle:      {} steps, a wait after each (untimed)",
+        steps / 4
+    );
+    println!(
+        "  wall = host wall clock; CPU = the host thread's CPU time: time blocked is excluded"
+    );
+    println!("         (a submit waiting for a CPU driver), spinning in a wait is not");
+    println!("  record_step only: the crate's share inside a caller's encoder (pipelined, wall)");
+    println!("  naive: the baseline's two recordings + submits, its readback wait excluded (wall)");
+    println!(
+        "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10}",
+        "tensors",
+        "pipelined wall",
+        "pipelined CPU",
+        "idle wall",
+        "idle CPU",
+        "record_step only",
+        "naive wall"
+    );
+    println!("{}", "-".repeat(92));
+}

@@ -1,0 +1,107 @@
+//! The roofline: a kernel pair that moves exactly the bytes of the step (pass 1 reads g;
+//! pass 2 reads w, g (and z) and writes w (and z)) with no arithmetic to speak of, in one
+//! compute pass of two dispatches like the step. Arenas larger than one storage binding are
+//! streamed in windows, one dispatch per window and pass.
+
+use crate::kernel::{grid_stride_workgroups, Access, Kernel};
+use crate::timer::{measure, Sample, Timer};
+use crate::workload::Buffers;
+
+const READ_WGSL: &str = include_str!("../shaders/streaming_read.wgsl");
+const UPDATE_WGSL: &str = include_str!("../shaders/streaming_update.wgsl");
+
+struct Window {
+    read: wgpu::BindGroup,
+    update: wgpu::BindGroup,
+    workgroups: u32,
+}
+
+pub struct Streaming {
+    read: Kernel,
+    update: Kernel,
+    windows: Vec<Window>,
+    _sink: wgpu::Buffer,
+}
+
+impl Streaming {
+    /// Streams the first `bytes` of `buffers`, windows and workgroups per window as the crate
+    /// picks them.
+    pub fn new(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
+        use Access::*;
+        let read = Kernel::new(
+            device,
+            READ_WGSL,
+            "streaming_read",
+            &[(0, Read), (1, ReadWrite)],
+        );
+        let update = match buffers.momentum {
+            None => Kernel::new(
+                device,
+                UPDATE_WGSL,
+                "streaming_update",
+                &[(0, Read), (1, ReadWrite)],
+            ),
+            Some(_) => Kernel::new(
+                device,
+                UPDATE_WGSL,
+                "streaming_update_momentum",
+                &[(0, Read), (1, ReadWrite), (2, ReadWrite)],
+            ),
+        };
+        let sink = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("streaming sink"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let limits = device.limits();
+        let alignment = u64::from(limits.min_storage_buffer_offset_alignment);
+        let max_window = limits.max_storage_buffer_binding_size / alignment * alignment;
+        let windows = (0..bytes)
+            .step_by(max_window as usize)
+            .map(|offset| {
+                let size = max_window.min(bytes - offset);
+                let mut update_ranges = vec![
+                    (0, buffers.grads, offset, size),
+                    (1, buffers.params, offset, size),
+                ];
+                if let Some(momentum) = buffers.momentum {
+                    update_ranges.push((2, momentum, offset, size));
+                }
+                Window {
+                    read: read.bind_group(
+                        device,
+                        &[(0, buffers.grads, offset, size), (1, &sink, 0, 16)],
+                    ),
+                    update: update.bind_group(device, &update_ranges),
+                    workgroups: grid_stride_workgroups(size / 16),
+                }
+            })
+            .collect();
+        Self {
+            read,
+            update,
+            windows,
+            _sink: sink,
+        }
+    }
+
+    pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer) -> Sample {
+        measure(device, queue, timer, 1, |encoder| {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("streaming roofline"),
+                timestamp_writes: timer.pass(0),
+            });
+            pass.set_pipeline(&self.read.pipeline);
+            for window in &self.windows {
+                pass.set_bind_group(0, &window.read, &[]);
+                pass.dispatch_workgroups(window.workgroups, 1, 1);
+            }
+            pass.set_pipeline(&self.update.pipeline);
+            for window in &self.windows {
+                pass.set_bind_group(0, &window.update, &[]);
+                pass.dispatch_workgroups(window.workgroups, 1, 1);
+            }
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! The main table: one line per row, printed as soon as the row is done.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::row::{Measured, Outcome, RowResult};
+
+pub fn print_header() {
+    println!(
+        "{:>10} {:>7} {:>3} {:>5} | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  note",
+        "N", "tensors", "mom", "arena", "step us", "GB/s", "roof us", "GB/s", "frac", "copy us", "GB/s",
+        "step wall", "naive wall", "n/s", "naive gpu", "reps",
+    );
+    println!("{}", "-".repeat(140));
+}
+
+pub fn print_row(row: &RowResult) {
+    let traffic = row.spec.min_traffic_bytes() as f64;
+    let time = |o: &Outcome| o.as_ref().ok().map(|m| m.time);
+    let wall = |o: &Outcome| o.as_ref().ok().map(|m| m.wall);
+    let fraction = ratio(time(&row.roofline), time(&row.step));
+    let naive_over_step = ratio(wall(&row.naive), wall(&row.step));
+    let naive_gpu = row.naive.as_ref().ok().and_then(|m: &Measured| m.gpu);
+    println!(
+        "{:>10} {:>7} {:>3} {:>4.2}x | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  {}",
+        row.spec.n,
+        row.spec.tensors,
+        if row.spec.momentum { "on" } else { "off" },
+        row.arena_ratio,
+        micros(time(&row.step)),
+        gigabytes_per_second(traffic, time(&row.step)),
+        micros(time(&row.roofline)),
+        gigabytes_per_second(traffic, time(&row.roofline)),
+        fixed2(fraction),
+        micros(time(&row.copy)),
+        gigabytes_per_second(traffic, time(&row.copy)),
+        micros(wall(&row.step)),
+        micros(wall(&row.naive)),
+        fixed2(naive_over_step),
+        micros(naive_gpu),
+        row.reps,
+        notes(row),
+    );
+    let _ = std::io::stdout().flush();
+}
+
+/// Why cells are empty, once per reason, and any skipped step.
+fn notes(row: &RowResult) -> String {
+    let mut notes: Vec<String> = Vec::new();
+    for (name, outcome) in [
+        ("step", &row.step),
+        ("roofline", &row.roofline),
+        ("copy", &row.copy),
+        ("naive", &row.naive),
+    ] {
+        if let Err(reason) = outcome {
+            notes.push(format!("{name}: {reason}"));
+        }
+    }
+    if row.skipped > 0 {
+        notes.push(format!("WARNING: the GPU skipped {} steps", row.skipped));
+    }
+    notes.join("; ")
+}
+
+pub fn ratio(numerator: Option<Duration>, denominator: Option<Duration>) -> Option<f64> {
+    Some(numerator?.as_secs_f64() / denominator?.as_secs_f64())
+}
+
+pub fn micros(d: Option<Duration>) -> String {
+    match d {
+        None => "n/a".into(),
+        Some(d) => {
+            let us = d.as_secs_f64() * 1e6;
+            if us < 100.0 {
+                format!("{us:.1}")
+            } else {
+                format!("{us:.0}")
+            }
+        }
+    }
+}
+
+fn gigabytes_per_second(bytes: f64, d: Option<Duration>) -> String {
+    d.map_or("n/a".into(), |d| {
+        format!("{:.2}", bytes / d.as_secs_f64() / 1e9)
+    })
+}
+
+pub fn fixed2(value: Option<f64>) -> String {
+    value.map_or("n/a".into(), |v| format!("{v:.2}"))
+}
