@@ -13,6 +13,16 @@
 @group(0) @binding(6) var<storage, read> groups: array<GroupParams>;
 @group(0) @binding(7) var<storage, read> chunk_groups: array<u32>;
 
+// Fixed for the life of an optimizer, so decided when its pipeline is built rather than per
+// element (src/shaders.rs sets them).
+// Several groups or a frozen tensor: each chunk's group is looked up. Otherwise every element
+// takes the first group's gamma and momentum.
+override GROUPED: bool = true;
+// 0: no group uses momentum; 1: Nesterov (gamma inside the buffer); 2: adjusted.
+override MOMENTUM_KIND: u32 = 1u;
+// Projection on: leave a partial of ||w||^2 for pass 3.
+override PROJECTION: bool = false;
+
 struct StepSize {
     gamma_hat: f32,
     flags: u32,
@@ -85,21 +95,26 @@ fn alig_update(
 
     var param_sq = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
     if !skipped {
-        let adjusted = (cfg.options & OPTION_ADJUSTED_MOMENTUM) != 0u;
+        let first_gamma = group_gamma(size.gamma_hat, groups[0]);
+        let first_mu = groups[0].momentum;
         let stride = num_workgroups.x * WG_SIZE;
         for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-            let group_index = chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)];
-            if group_index == FROZEN {
-                continue;
+            var gamma = first_gamma;
+            var mu = first_mu;
+            if GROUPED {
+                let group_index = chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)];
+                if group_index == FROZEN {
+                    continue;
+                }
+                let group = groups[group_index];
+                gamma = group_gamma(size.gamma_hat, group);
+                mu = group.momentum;
             }
-            let group = groups[group_index];
-            let gamma = group_gamma(size.gamma_hat, group);
-            let mu = group.momentum;
             let g = grads[i];
             var w = params[i];
-            if mu == 0.0 {
+            if MOMENTUM_KIND == 0u || mu == 0.0 {
                 w = w - gamma * g;
-            } else if adjusted {
+            } else if MOMENTUM_KIND == 2u {
                 // z <- mu*z - g ;  w <- w - gamma*g + gamma*mu*z   (SGD with Nesterov, lr = gamma)
                 let z = mu * momentum[i] - g;
                 momentum[i] = z;
@@ -112,11 +127,13 @@ fn alig_update(
                 w = (w - step) + mu * z;
             }
             params[i] = w;
-            compensated_add(&param_sq, w * w);
+            if PROJECTION {
+                compensated_add(&param_sq, w * w);
+            }
         }
     }
 
-    if (cfg.options & OPTION_PROJECTION) != 0u {
+    if PROJECTION {
         let total = workgroup_reduce(Partial(compensated_total(param_sq), 0u), rb);
         if local_id.x == 0u {
             partials[cfg.num_partials + cfg.partial_base + workgroup_id.x] = total;

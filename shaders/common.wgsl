@@ -11,11 +11,10 @@ const VEC4_PER_CHUNK_LOG2: u32 = 4u;
 // The group of a frozen tensor's chunks: in neither the norm nor the update, never written.
 const FROZEN: u32 = 0xffffffffu;
 
-// Bits of `AligUniforms::options`.
-const OPTION_ADJUSTED_MOMENTUM: u32 = 1u;
-const OPTION_WRITES_RECORD: u32 = 2u;    // set for the first window only: one record per step
-const OPTION_PROJECTION: u32 = 4u;       // project onto the ball of radius max_norm
-const OPTION_UNBOUNDED_GROUP: u32 = 8u;  // some group has no max_lr
+// Bits of `AligUniforms::options`. What is fixed for the life of an optimizer (momentum
+// kind, groups, projection) is an `override` constant of the kernel instead.
+const OPTION_WRITES_RECORD: u32 = 1u;    // set for the first window only: one record per step
+const OPTION_UNBOUNDED_GROUP: u32 = 2u;  // some group has no max_lr
 
 // Bits of `GroupParams::options`.
 const GROUP_HAS_MAX_LR: u32 = 1u;
@@ -38,7 +37,7 @@ struct AligUniforms {
     eps: f32,
     f_star: f32,
     c: f32,
-    max_norm: f32,       // projection radius (OPTION_PROJECTION)
+    max_norm: f32,       // projection radius (with PROJECTION on)
     options: u32,
     len_vec4: u32,       // vec4 elements of this window, padding included
     num_partials: u32,   // partials written by pass 1 over all windows

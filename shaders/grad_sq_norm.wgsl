@@ -7,6 +7,9 @@
 @group(0) @binding(2) var<storage, read_write> partials: array<Partial>;
 @group(0) @binding(3) var<storage, read> chunk_groups: array<u32>;
 
+// Whether some tensor is frozen: only then is each chunk's group looked up.
+override HAS_FROZEN: bool = true;
+
 @compute @workgroup_size(WG_SIZE)
 fn grad_sq_norm(
     @builtin(global_invocation_id) global_id: vec3<u32>,
@@ -19,7 +22,7 @@ fn grad_sq_norm(
     var max_bits = 0u;
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-        if chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] == FROZEN {
+        if HAS_FROZEN && chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] == FROZEN {
             continue;
         }
         let g = grads[i];

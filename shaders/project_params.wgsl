@@ -8,6 +8,9 @@
 @group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> chunk_groups: array<u32>;
 
+// Whether some tensor is frozen: only then is each chunk's group looked up.
+override HAS_FROZEN: bool = true;
+
 @compute @workgroup_size(WG_SIZE)
 fn project_params(
     @builtin(global_invocation_id) global_id: vec3<u32>,
@@ -36,7 +39,7 @@ fn project_params(
     let scale = cfg.max_norm / sqrt(param_sq_norm);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-        if chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] != FROZEN {
+        if !HAS_FROZEN || chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] != FROZEN {
             params[i] = params[i] * scale;
         }
     }

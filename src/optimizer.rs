@@ -6,7 +6,7 @@ use std::future::Future;
 use wgpu::util::DeviceExt;
 
 use crate::arena::{Arena, ArenaLayout};
-use crate::config::{AligConfig, MomentumKind};
+use crate::config::AligConfig;
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
 use crate::pipelines::{
@@ -15,10 +15,9 @@ use crate::pipelines::{
 use crate::readback::{read_buffer, read_buffer_blocking};
 use crate::shader_types::{
     AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, FROZEN, GROUP_HAS_MAX_LR,
-    OPTION_ADJUSTED_MOMENTUM, OPTION_PROJECTION, OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
-    WORKGROUP_SIZE,
+    OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD, WORKGROUP_SIZE,
 };
-use crate::shaders::Reduction;
+use crate::shaders::{Reduction, Specialization};
 use crate::state::AligState;
 use crate::stats::{StatsSnapshot, StepRecord};
 
@@ -107,13 +106,14 @@ impl Alig {
 
         let limits = device.limits();
         let ranges = layout.windows(limits.max_storage_buffer_binding_size);
+        let has_frozen = tensor_groups.iter().any(Option::is_none);
+        let specialization = Specialization {
+            has_frozen,
+            grouped: has_frozen || groups.len() > 1,
+            momentum: uses_momentum.then_some(config.momentum_kind),
+            projection: config.max_norm.is_some(),
+        };
         let mut options = 0;
-        if config.momentum_kind == MomentumKind::Adjusted {
-            options |= OPTION_ADJUSTED_MOMENTUM;
-        }
-        if config.max_norm.is_some() {
-            options |= OPTION_PROJECTION;
-        }
         if groups.iter().any(|g| g.max_lr.is_none()) {
             options |= OPTION_UNBOUNDED_GROUP;
         }
@@ -168,7 +168,7 @@ impl Alig {
         let partial_bytes =
             u64::from(num_partials) * partial_sets * std::mem::size_of::<Partial>() as u64;
 
-        let pipelines = Pipelines::new(device)?;
+        let pipelines = Pipelines::new(device, &specialization)?;
         catch_gpu_errors(device, || {
             let init = |label, contents: &[u8], usage| {
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -2,7 +2,7 @@
 //! optimizer with the reduction the device supports.
 
 use crate::error::{catch_gpu_errors, Result};
-use crate::shaders::{Kernel, Reduction};
+use crate::shaders::{Kernel, Reduction, Specialization};
 
 /// Binding indices of pass 1 (`shaders/grad_sq_norm.wgsl`).
 pub(crate) mod grad_sq_norm_binding {
@@ -71,6 +71,7 @@ impl KernelPipeline {
         device: &wgpu::Device,
         kernel: Kernel,
         reduction: Reduction,
+        spec: &Specialization,
         bindings: &[(u32, Access)],
     ) -> Self {
         let label = Some(kernel.entry_point());
@@ -93,7 +94,10 @@ impl KernelPipeline {
             layout: Some(&layout),
             module: &module,
             entry_point: Some(kernel.entry_point()),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &kernel.constants(spec),
+                ..Default::default()
+            },
             cache: None,
         });
         Self {
@@ -113,8 +117,8 @@ pub(crate) struct Pipelines {
 }
 
 impl Pipelines {
-    /// Compiles the kernels; a shader or layout error comes back as `Err`.
-    pub fn new(device: &wgpu::Device) -> Result<Self> {
+    /// Compiles the kernels for `spec`; a shader or layout error comes back as `Err`.
+    pub fn new(device: &wgpu::Device, spec: &Specialization) -> Result<Self> {
         use Access::*;
         let reduction = Reduction::for_device(device);
         catch_gpu_errors(device, || {
@@ -151,12 +155,25 @@ impl Pipelines {
                 ]
             };
             Self {
-                grad_sq_norm: KernelPipeline::new(device, Kernel::GradSqNorm, reduction, &norm),
-                alig_update: KernelPipeline::new(device, Kernel::AligUpdate, reduction, &update),
+                grad_sq_norm: KernelPipeline::new(
+                    device,
+                    Kernel::GradSqNorm,
+                    reduction,
+                    spec,
+                    &norm,
+                ),
+                alig_update: KernelPipeline::new(
+                    device,
+                    Kernel::AligUpdate,
+                    reduction,
+                    spec,
+                    &update,
+                ),
                 project_params: KernelPipeline::new(
                     device,
                     Kernel::ProjectParams,
                     reduction,
+                    spec,
                     &project,
                 ),
                 reduction,

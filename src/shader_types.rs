@@ -7,10 +7,8 @@ use bytemuck::{Pod, Zeroable};
 pub(crate) const WORKGROUP_SIZE: u32 = 256;
 
 /// Bits of [`AligUniforms::options`] (`OPTION_*` in `shaders/common.wgsl`).
-pub(crate) const OPTION_ADJUSTED_MOMENTUM: u32 = 1;
-pub(crate) const OPTION_WRITES_RECORD: u32 = 2;
-pub(crate) const OPTION_PROJECTION: u32 = 4;
-pub(crate) const OPTION_UNBOUNDED_GROUP: u32 = 8;
+pub(crate) const OPTION_WRITES_RECORD: u32 = 1;
+pub(crate) const OPTION_UNBOUNDED_GROUP: u32 = 2;
 
 /// Bits of [`GroupParams::options`] (`GROUP_*` in `shaders/common.wgsl`).
 pub(crate) const GROUP_HAS_MAX_LR: u32 = 1;
@@ -180,9 +178,7 @@ mod tests {
         let module = common();
         let c = |name| wgsl_u32_constant(&module, name);
         assert_eq!(c("WG_SIZE"), WORKGROUP_SIZE);
-        assert_eq!(c("OPTION_ADJUSTED_MOMENTUM"), OPTION_ADJUSTED_MOMENTUM);
         assert_eq!(c("OPTION_WRITES_RECORD"), OPTION_WRITES_RECORD);
-        assert_eq!(c("OPTION_PROJECTION"), OPTION_PROJECTION);
         assert_eq!(c("OPTION_UNBOUNDED_GROUP"), OPTION_UNBOUNDED_GROUP);
         assert_eq!(c("GROUP_HAS_MAX_LR"), GROUP_HAS_MAX_LR);
         assert_eq!(c("FROZEN"), FROZEN);

@@ -2,6 +2,8 @@
 //! workgroup reduction: `reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
 //! `reduce_tree.wgsl` elsewhere.
 
+use crate::config::MomentumKind;
+
 const COMMON: &str = include_str!("../shaders/common.wgsl");
 const REDUCE_TREE: &str = include_str!("../shaders/reduce_tree.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/reduce_subgroup.wgsl");
@@ -33,6 +35,46 @@ impl Reduction {
             Self::Subgroup => REDUCE_SUBGROUP,
             Self::Tree => REDUCE_TREE,
         }
+    }
+}
+
+/// What an optimizer fixes for its whole life, compiled into its kernels as WGSL `override`
+/// constants so that nothing invariant is decided per element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Specialization {
+    /// Some tensor is frozen: passes 1 and 3 look each chunk's group up (`HAS_FROZEN`).
+    pub has_frozen: bool,
+    /// Several groups or a frozen tensor: pass 2 looks each chunk's group up (`GROUPED`).
+    pub grouped: bool,
+    /// `None` when no group uses momentum (`MOMENTUM_KIND`).
+    pub momentum: Option<MomentumKind>,
+    /// Projection on: pass 2 sums `||w||^2` for pass 3 (`PROJECTION`).
+    pub projection: bool,
+}
+
+impl Specialization {
+    /// Every specialization, for tests that compile them all.
+    pub fn all() -> Vec<Self> {
+        let mut out = Vec::new();
+        for has_frozen in [false, true] {
+            for grouped in [false, true] {
+                for momentum in [
+                    None,
+                    Some(MomentumKind::Nesterov),
+                    Some(MomentumKind::Adjusted),
+                ] {
+                    for projection in [false, true] {
+                        out.push(Self {
+                            has_frozen,
+                            grouped,
+                            momentum,
+                            projection,
+                        });
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -80,6 +122,26 @@ impl Kernel {
             Self::GradSqNorm => GRAD_SQ_NORM,
             Self::AligUpdate => ALIG_UPDATE,
             Self::ProjectParams => PROJECT_PARAMS,
+        }
+    }
+
+    /// The values of the kernel's `override` constants for `spec`.
+    pub fn constants(self, spec: &Specialization) -> Vec<(&'static str, f64)> {
+        let flag = |on: bool| if on { 1.0 } else { 0.0 };
+        match self {
+            Self::GradSqNorm | Self::ProjectParams => vec![("HAS_FROZEN", flag(spec.has_frozen))],
+            Self::AligUpdate => vec![
+                ("GROUPED", flag(spec.grouped)),
+                (
+                    "MOMENTUM_KIND",
+                    match spec.momentum {
+                        None => 0.0,
+                        Some(MomentumKind::Nesterov) => 1.0,
+                        Some(MomentumKind::Adjusted) => 2.0,
+                    },
+                ),
+                ("PROJECTION", flag(spec.projection)),
+            ],
         }
     }
 

@@ -1,56 +1,96 @@
-//! Every shader variant, validated by naga and translated to SPIR-V, MSL, HLSL and GLSL, so
-//! that a change that would break Vulkan, Metal, DX12 or GL fails here, without a GPU.
+//! Every shader variant, validated by naga and translated to SPIR-V, MSL, HLSL and GLSL with
+//! every value of its `override` constants, so that a change that would break Vulkan, Metal,
+//! DX12 or GL fails here, without a GPU.
 
 use naga::back::{glsl, hlsl, msl, spv};
-use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgpu_alig::shaders::{Kernel, Reduction};
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
+use naga::Module;
+use wgpu_alig::shaders::{Kernel, Reduction, Specialization};
 
-fn variants() -> Vec<(String, Kernel, Reduction)> {
-    let mut out = Vec::new();
+/// A kernel's `override` constants and their values.
+type Constants = Vec<(&'static str, f64)>;
+
+/// Each kernel with each reduction it can use, and each distinct set of its constants.
+fn variants() -> Vec<(String, Kernel, Reduction, Constants)> {
+    let mut out: Vec<(String, Kernel, Reduction, Constants)> = Vec::new();
     for kernel in Kernel::ALL {
         for reduction in [Reduction::Subgroup, Reduction::Tree] {
             let reduction = kernel.reduction(reduction);
-            if !out.iter().any(|&(_, k, r)| k == kernel && r == reduction) {
-                out.push((
-                    format!("{}/{reduction:?}", kernel.entry_point()),
-                    kernel,
-                    reduction,
-                ));
+            for spec in Specialization::all() {
+                let constants = kernel.constants(&spec);
+                if !out
+                    .iter()
+                    .any(|(_, k, r, c)| *k == kernel && *r == reduction && *c == constants)
+                {
+                    let name = format!("{}/{reduction:?}/{constants:?}", kernel.entry_point());
+                    out.push((name, kernel, reduction, constants));
+                }
             }
         }
     }
     out
 }
 
-fn validate(
-    name: &str,
-    kernel: Kernel,
-    reduction: Reduction,
-) -> (naga::Module, naga::valid::ModuleInfo) {
-    let module = naga::front::wgsl::parse_str(&kernel.wgsl(reduction))
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&kernel.wgsl(reduction))));
+fn validator(reduction: Reduction) -> Validator {
     let capabilities = match reduction {
         Reduction::Subgroup => Capabilities::SUBGROUP,
         Reduction::Tree => Capabilities::empty(),
     };
-    let info = Validator::new(ValidationFlags::all(), capabilities)
+    let mut validator = Validator::new(ValidationFlags::all(), capabilities);
+    validator
         .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
-        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+    validator
+}
+
+/// The kernel parsed, validated, and with its constants substituted, as a backend sees it.
+fn specialized(
+    name: &str,
+    kernel: Kernel,
+    reduction: Reduction,
+    constants: &[(&str, f64)],
+) -> (Module, ModuleInfo) {
+    let source = kernel.wgsl(reduction);
+    let module = naga::front::wgsl::parse_str(&source)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
+    let info = validator(reduction)
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&kernel.wgsl(reduction))));
-    (module, info)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
+    // The host sets exactly the constants the kernel declares.
+    let mut declared: Vec<&str> = module
+        .overrides
+        .iter()
+        .filter_map(|(_, o)| o.name.as_deref())
+        .collect();
+    let mut set: Vec<&str> = constants.iter().map(|c| c.0).collect();
+    declared.sort_unstable();
+    set.sort_unstable();
+    assert_eq!(
+        declared, set,
+        "{name}: declared overrides vs constants set by the host"
+    );
+    let mut values = naga::back::PipelineConstants::default();
+    for &(key, value) in constants {
+        values.insert(key.to_string(), value);
+    }
+    let (module, info) =
+        naga::back::pipeline_constants::process_overrides(&module, &info, None, &values)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (module.into_owned(), info.into_owned())
 }
 
 #[test]
 fn every_variant_validates_with_only_the_capabilities_it_needs() {
     let variants = variants();
+    // Pass 1: two reductions x HAS_FROZEN; pass 2: 2 x 3 x 2 constants; pass 3: HAS_FROZEN.
     assert_eq!(
         variants.len(),
-        4,
-        "pass 1 has two variants, passes 2 and 3 one: {variants:?}"
+        4 + 12 + 2,
+        "{:?}",
+        variants.iter().map(|v| &v.0).collect::<Vec<_>>()
     );
-    for (name, kernel, reduction) in variants {
-        let (module, _) = validate(&name, kernel, reduction);
+    for (name, kernel, reduction, constants) in variants {
+        let (module, _) = specialized(&name, kernel, reduction, &constants);
         assert!(
             module
                 .entry_points
@@ -64,8 +104,8 @@ fn every_variant_validates_with_only_the_capabilities_it_needs() {
 
 #[test]
 fn every_variant_translates_to_spirv() {
-    for (name, kernel, reduction) in variants() {
-        let (module, info) = validate(&name, kernel, reduction);
+    for (name, kernel, reduction, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, &constants);
         let options = spv::Options {
             lang_version: (1, 3),
             ..Default::default()
@@ -78,8 +118,8 @@ fn every_variant_translates_to_spirv() {
 
 #[test]
 fn every_variant_translates_to_msl() {
-    for (name, kernel, reduction) in variants() {
-        let (module, info) = validate(&name, kernel, reduction);
+    for (name, kernel, reduction, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, &constants);
         let options = msl::Options {
             lang_version: (2, 4),
             ..Default::default()
@@ -96,8 +136,8 @@ fn every_variant_translates_to_msl() {
 
 #[test]
 fn every_variant_translates_to_hlsl() {
-    for (name, kernel, reduction) in variants() {
-        let (module, info) = validate(&name, kernel, reduction);
+    for (name, kernel, reduction, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, &constants);
         let options = hlsl::Options {
             shader_model: hlsl::ShaderModel::V6_0,
             ..Default::default()
@@ -116,8 +156,10 @@ fn every_variant_translates_to_hlsl() {
 #[test]
 fn the_gl_variants_translate_to_glsl() {
     // GL has no subgroups in wgpu: only the tree variants ever run there.
-    for (name, kernel, reduction) in variants().into_iter().filter(|v| v.2 == Reduction::Tree) {
-        let (module, info) = validate(&name, kernel, reduction);
+    for (name, kernel, reduction, constants) in
+        variants().into_iter().filter(|v| v.2 == Reduction::Tree)
+    {
+        let (module, info) = specialized(&name, kernel, reduction, &constants);
         let options = glsl::Options {
             version: glsl::Version::Desktop(430),
             ..Default::default()
