@@ -25,6 +25,9 @@ use crate::stats::{StatsSnapshot, StepRecord};
 const MAX_WORKGROUPS: u32 = 1024;
 /// Fewest `vec4`s a thread handles before another workgroup is added.
 const MIN_VEC4_PER_THREAD: u32 = 4;
+/// The same on CPU adapters (lavapipe, llvmpipe, WARP), where each workgroup of a kernel with
+/// a barrier runs as coroutines at a fixed cost: fewer, longer workgroups pay it less often.
+const MIN_VEC4_PER_THREAD_CPU: u32 = 64;
 /// Host losses that can be recorded between two submits (see [`Alig::record_step`]).
 pub const HOST_LOSS_SLOTS: u32 = 256;
 
@@ -105,6 +108,10 @@ impl Alig {
         let uses_momentum = groups.iter().any(|g| g.momentum > 0.0);
 
         let limits = device.limits();
+        let min_vec4_per_thread = match device.adapter_info().device_type {
+            wgpu::DeviceType::Cpu => MIN_VEC4_PER_THREAD_CPU,
+            _ => MIN_VEC4_PER_THREAD,
+        };
         let ranges = layout.windows(limits.max_storage_buffer_binding_size);
         let has_frozen = tensor_groups.iter().any(Option::is_none);
         let specialization = Specialization {
@@ -135,7 +142,7 @@ impl Alig {
             let chunk_base =
                 u32::try_from(range.start / (CHUNK_FLOATS as u64 * 4)).map_err(|_| too_large())?;
             let workgroups = len_vec4
-                .div_ceil(WORKGROUP_SIZE * MIN_VEC4_PER_THREAD)
+                .div_ceil(WORKGROUP_SIZE * min_vec4_per_thread)
                 .clamp(1, MAX_WORKGROUPS);
             let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
             uniforms.push((
