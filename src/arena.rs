@@ -63,8 +63,19 @@ impl ArenaLayout {
             if slots.iter().any(|slot| slot.name == name) {
                 return Err(Error::DuplicateTensor(name.to_string()));
             }
-            let offset = end.next_multiple_of(align_elements);
-            end = offset + len;
+            // Sizes near usize::MAX would wrap: refuse them (no device holds such an arena).
+            let too_large = || Error::ArenaTooLarge {
+                bytes: u64::MAX,
+                limit: (isize::MAX as u64) / F32_BYTES,
+                what: "address space",
+            };
+            let offset = end
+                .checked_next_multiple_of(align_elements)
+                .ok_or_else(too_large)?;
+            end = offset
+                .checked_add(len)
+                .filter(|&end| end <= isize::MAX as usize / F32_BYTES as usize)
+                .ok_or_else(too_large)?;
             slots.push(TensorSlot {
                 name: name.to_string(),
                 offset,
@@ -336,5 +347,9 @@ mod tests {
         ));
         let layout = ArenaLayout::new(&[("a", 1)], 256).unwrap();
         assert!(matches!(layout.tensor("b"), Err(Error::UnknownTensor(_))));
+        assert!(matches!(
+            ArenaLayout::new(&[("a", 1), ("b", usize::MAX)], 256),
+            Err(Error::ArenaTooLarge { .. })
+        ));
     }
 }
