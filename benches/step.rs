@@ -5,6 +5,8 @@
 //! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
 //! time on the host's clock only (what an adapter without timestamp queries gets).
 
+#[path = "step/barrier_cost.rs"]
+mod barrier_cost;
 #[path = "step/copy.rs"]
 mod copy;
 #[path = "step/cpu_time.rs"]
@@ -75,6 +77,7 @@ fn main() {
     }
 
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
+    barrier_cost::run_section(device, queue, &timer, &options);
     targets::print(&rows, &record_costs);
     println!();
     println!("host at the end: {}", preamble::host_load());

@@ -36,3 +36,21 @@ fn streaming_update_momentum(
         params[i] = params[i] + z;
     }
 }
+
+// The momentum kernel with one workgroup barrier and nothing else added: the benchmark's
+// measure of what a barrier alone costs on the adapter (the crate's passes each need one).
+@compute @workgroup_size(WG_SIZE)
+fn streaming_update_momentum_barrier(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    workgroupBarrier();
+    let len = arrayLength(&params);
+    let stride = num_workgroups.x * WG_SIZE;
+    for (var i = global_id.x; i < len; i = i + stride) {
+        let g = grads[i];
+        let z = momentum[i] + g;
+        momentum[i] = z;
+        params[i] = params[i] + z;
+    }
+}

@@ -27,6 +27,21 @@ impl Streaming {
     /// Streams the first `bytes` of `buffers`, windows and workgroups per window as the crate
     /// picks them.
     pub fn new(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
+        Self::build(device, buffers, bytes, "streaming_update_momentum")
+    }
+
+    /// [`Streaming::new`] whose update kernel (with momentum) also holds one workgroup
+    /// barrier: what a barrier alone costs.
+    pub fn with_barrier(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
+        Self::build(device, buffers, bytes, "streaming_update_momentum_barrier")
+    }
+
+    fn build(
+        device: &wgpu::Device,
+        buffers: Buffers<'_>,
+        bytes: u64,
+        momentum_entry: &str,
+    ) -> Self {
         use Access::*;
         let read = Kernel::new(
             device,
@@ -44,7 +59,7 @@ impl Streaming {
             Some(_) => Kernel::new(
                 device,
                 UPDATE_WGSL,
-                "streaming_update_momentum",
+                momentum_entry,
                 &[(0, Read), (1, ReadWrite), (2, ReadWrite)],
             ),
         };
