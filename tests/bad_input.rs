@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, Rng};
+use common::{gpu, step_and_record, Rng};
 use wgpu::util::DeviceExt;
 use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, StepFlags};
 
@@ -113,12 +113,7 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
     ];
     for (what, loss, poison, flag) in cases {
         set_grads(&gpu, &arena, &mut rng, poison);
-        alig.step(&gpu.device, &gpu.queue, loss).unwrap();
-        let record = *alig
-            .read_stats_blocking(&gpu.device, &gpu.queue)
-            .unwrap()
-            .last()
-            .unwrap();
+        let record = step_and_record(&gpu, &mut alig, loss);
         assert!(
             record.flags.intersects(flag),
             "{what}: flags {:?}",
@@ -152,13 +147,7 @@ fn a_loss_at_or_below_the_floor_gives_no_ascent() {
         let (arena, mut alig) = warmed_up(&gpu, config);
         let before = state_bits(&gpu, &arena, &alig);
         set_grads(&gpu, &arena, &mut Rng::new(1), None);
-        alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
-            .unwrap();
-        let record = *alig
-            .read_stats_blocking(&gpu.device, &gpu.queue)
-            .unwrap()
-            .last()
-            .unwrap();
+        let record = step_and_record(&gpu, &mut alig, Loss::Host(loss));
         assert_eq!(
             record.flags,
             StepFlags::FLOOR_REACHED,
@@ -190,13 +179,7 @@ fn a_step_size_beyond_f32_is_skipped_without_max_lr_and_clipped_with_it() {
         let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
         // ||g||^2 = 4e-38 (a normal f32), so 100 / ||g||^2 = 2.5e39 > f32::MAX.
         arena.write_grads(&gpu.queue, "w", &[2e-19]).unwrap();
-        alig.step(&gpu.device, &gpu.queue, Loss::Host(100.0))
-            .unwrap();
-        let record = *alig
-            .read_stats_blocking(&gpu.device, &gpu.queue)
-            .unwrap()
-            .last()
-            .unwrap();
+        let record = step_and_record(&gpu, &mut alig, Loss::Host(100.0));
         assert_eq!(record.flags, flag, "max_lr {max_lr:?}");
     }
 }
@@ -211,12 +194,7 @@ fn a_zero_gradient_with_zero_eps_gives_a_zero_step_not_nan() {
     let arena = Arena::new(&gpu.device, &[("w", 5)]).unwrap();
     arena.write_params(&gpu.queue, "w", &[1.0; 5]).unwrap();
     let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
-    alig.step(&gpu.device, &gpu.queue, Loss::Host(1.0)).unwrap();
-    let record = *alig
-        .read_stats_blocking(&gpu.device, &gpu.queue)
-        .unwrap()
-        .last()
-        .unwrap();
+    let record = step_and_record(&gpu, &mut alig, Loss::Host(1.0));
     assert_eq!((record.gamma, record.flags), (0.0, StepFlags(0)));
     assert_eq!(
         arena.read_params(&gpu.device, &gpu.queue, "w").unwrap(),

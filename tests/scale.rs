@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, Rng};
+use common::{gpu, step_and_record, Rng};
 use wgpu_alig::{Alig, AligConfig, Arena, Loss};
 
 const N: usize = 100_000_000;
@@ -22,13 +22,7 @@ fn a_hundred_million_parameters() {
 
     let mut alig = Alig::new(&gpu.device, &arena, AligConfig::default()).unwrap();
     let loss = (1e-3 * sq_norm) as f32; // gamma ~ 1e-3
-    alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))
-        .unwrap();
-    let record = *alig
-        .read_stats_blocking(&gpu.device, &gpu.queue)
-        .unwrap()
-        .last()
-        .unwrap();
+    let record = step_and_record(&gpu, &mut alig, Loss::Host(loss));
 
     let relative = (f64::from(record.grad_sq_norm) - sq_norm).abs() / sq_norm;
     println!("||g||^2 of 1e8 elements: relative error {relative:e}");

@@ -225,3 +225,14 @@ pub fn assert_run_matches_reference(what: &str, run: &Run) {
         );
     }
 }
+
+/// Runs one step and returns its record, read back from the stats ring.
+pub fn step_and_record(
+    gpu: &Gpu,
+    alig: &mut wgpu_alig::Alig,
+    loss: wgpu_alig::Loss<'_>,
+) -> wgpu_alig::StepRecord {
+    alig.step(&gpu.device, &gpu.queue, loss).unwrap();
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    *stats.last().expect("a step was recorded")
+}
