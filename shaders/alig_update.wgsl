@@ -1,5 +1,5 @@
-// Pass 2: every workgroup re-reduces the gradient partials of pass 1 (of all windows) in the
-// same order, so all of them see the same gamma_hat bit for bit, then updates its share of
+// Pass 2: every workgroup sums the gradient partials of pass 1 (of all windows) in the same
+// order, so all of them see the same gamma_hat bit for bit, then updates its share of
 // the parameters and momentum of one window, each group with its own max_lr and momentum.
 // Workgroup 0 of the first window appends the step record. With projection on, each
 // workgroup also leaves a partial of ||w||^2 for pass 3.
@@ -65,33 +65,18 @@ fn alig_update(
     @builtin(num_workgroups) num_workgroups: vec3<u32>,
     rb: ReduceBuiltins,
 ) {
-    var partial = Partial(0.0, 0u);
-    for (var p = local_id.x; p < cfg.num_partials; p = p + WG_SIZE) {
-        partial.sq_sum = partial.sq_sum + partials[p].sq_sum;
-        partial.max_abs_bits = max(partial.max_abs_bits, partials[p].max_abs_bits);
+    var slice = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var slice_max_bits = 0u;
+    if local_id.x < PARTIAL_SLICES {
+        for (var p = local_id.x; p < cfg.num_partials; p = p + PARTIAL_SLICES) {
+            compensated_add(&slice, vec4<f32>(partials[p].sq_sum, 0.0, 0.0, 0.0));
+            slice_max_bits = max(slice_max_bits, partials[p].max_abs_bits);
+        }
     }
-    let norm = workgroup_reduce(partial, rb);
+    let norm = sum_slices(Partial(compensated_total(slice), slice_max_bits), local_id.x);
     let loss = state.loss;
     let size = step_size(loss, norm);
     let skipped = (size.flags & SKIP_MASK) != 0u;
-
-    if (cfg.options & OPTION_WRITES_RECORD) != 0u && workgroup_id.x == 0u && local_id.x == 0u {
-        var gamma = 0.0;
-        var flags = size.flags;
-        if !skipped {
-            gamma = group_gamma(size.gamma_hat, groups[0]);
-            if gamma != size.gamma_hat {
-                flags = flags | FLAG_CLIPPED;
-            }
-        }
-        let step = state.steps;
-        state.records[step % cfg.stats_capacity] =
-            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, 0u);
-        state.steps = step + 1u;
-        if skipped {
-            state.skipped = state.skipped + 1u;
-        }
-    }
 
     var param_sq = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
     if !skipped {
@@ -112,7 +97,8 @@ fn alig_update(
             }
             let g = grads[i];
             var w = params[i];
-            if MOMENTUM_KIND == 0u || mu == 0.0 {
+            // Only with several groups can a group without momentum meet a kernel with it.
+            if MOMENTUM_KIND == 0u || (GROUPED && mu == 0.0) {
                 w = w - gamma * g;
             } else if MOMENTUM_KIND == 2u {
                 // z <- mu*z - g ;  w <- w - gamma*g + gamma*mu*z   (SGD with Nesterov, lr = gamma)
@@ -133,8 +119,26 @@ fn alig_update(
         }
     }
 
+    if (cfg.options & OPTION_WRITES_RECORD) != 0u && workgroup_id.x == 0u && local_id.x == 0u {
+        var gamma = 0.0;
+        var flags = size.flags;
+        if !skipped {
+            gamma = group_gamma(size.gamma_hat, groups[0]);
+            if gamma != size.gamma_hat {
+                flags = flags | FLAG_CLIPPED;
+            }
+        }
+        let step = state.steps;
+        state.records[step % cfg.stats_capacity] =
+            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, 0u);
+        state.steps = step + 1u;
+        if skipped {
+            state.skipped = state.skipped + 1u;
+        }
+    }
+
     if PROJECTION {
-        let total = workgroup_reduce(Partial(compensated_total(param_sq), 0u), rb);
+        let total = workgroup_total(Partial(compensated_total(param_sq), 0u), rb);
         if local_id.x == 0u {
             partials[cfg.num_partials + cfg.partial_base + workgroup_id.x] = total;
         }

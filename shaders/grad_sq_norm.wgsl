@@ -31,7 +31,7 @@ fn grad_sq_norm(
         compensated_add(&acc, g * g);
     }
 
-    let total = workgroup_reduce(Partial(compensated_total(acc), max_bits), rb);
+    let total = workgroup_total(Partial(compensated_total(acc), max_bits), rb);
     if local_id.x == 0u {
         partials[cfg.partial_base + workgroup_id.x] = total;
     }

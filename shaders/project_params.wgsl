@@ -1,5 +1,5 @@
-// Pass 3, only with projection on: every workgroup re-reduces the ||w||^2 partials of pass 2
-// in the same order and, if ||w|| > max_norm, scales its share of the trainable parameters
+// Pass 3, only with projection on: every workgroup sums the ||w||^2 partials of pass 2 in
+// the same order and, if ||w|| > max_norm, scales its share of the trainable parameters
 // of one window by max_norm / ||w||. A skipped step is not projected.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
@@ -17,13 +17,15 @@ fn project_params(
     @builtin(local_invocation_id) local_id: vec3<u32>,
     @builtin(workgroup_id) workgroup_id: vec3<u32>,
     @builtin(num_workgroups) num_workgroups: vec3<u32>,
-    rb: ReduceBuiltins,
 ) {
-    var partial = Partial(0.0, 0u);
-    for (var p = local_id.x; p < cfg.num_partials; p = p + WG_SIZE) {
-        partial.sq_sum = partial.sq_sum + partials[cfg.num_partials + p].sq_sum;
+    var slice = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    if local_id.x < PARTIAL_SLICES {
+        for (var p = local_id.x; p < cfg.num_partials; p = p + PARTIAL_SLICES) {
+            let partial = partials[cfg.num_partials + p].sq_sum;
+            compensated_add(&slice, vec4<f32>(partial, 0.0, 0.0, 0.0));
+        }
     }
-    let param_sq_norm = workgroup_reduce(partial, rb).sq_sum;
+    let param_sq_norm = sum_slices(Partial(compensated_total(slice), 0u), local_id.x).sq_sum;
 
     let record = (state.steps - 1u) % cfg.stats_capacity;
     if (state.records[record].flags & SKIP_MASK) != 0u {

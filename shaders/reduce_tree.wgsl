@@ -1,29 +1,28 @@
-// Workgroup reduction through shared memory, for devices without subgroup operations.
-// The order of the additions is fixed, so every workgroup that reduces the same values gets
-// the same result, bit for bit.
+// Workgroup reduction through shared memory, for devices without subgroup operations: every
+// thread leaves its value, then thread 0 sums them in thread order (compensated).
 
 struct ReduceBuiltins {
     @builtin(local_invocation_index) local_index: u32,
 }
 
-var<workgroup> tree_sums: array<f32, WG_SIZE>;
-var<workgroup> tree_maxes: array<u32, WG_SIZE>;
+var<workgroup> thread_sums: array<f32, WG_SIZE>;
+var<workgroup> thread_maxes: array<u32, WG_SIZE>;
 
-// Returns the sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, to every thread.
-fn workgroup_reduce(value: Partial, rb: ReduceBuiltins) -> Partial {
-    let i = rb.local_index;
-    tree_sums[i] = value.sq_sum;
-    tree_maxes[i] = value.max_abs_bits;
+// The sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, in thread 0 only (the
+// other threads get an unspecified value). One barrier rather than a tree's eight, and the
+// scratch is not reused, so a kernel calls this at most once: on CPU drivers every barrier
+// slows the whole kernel.
+fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
+    thread_sums[rb.local_index] = value.sq_sum;
+    thread_maxes[rb.local_index] = value.max_abs_bits;
     workgroupBarrier();
-    for (var half = WG_SIZE / 2u; half > 0u; half = half / 2u) {
-        if i < half {
-            tree_sums[i] = tree_sums[i] + tree_sums[i + half];
-            tree_maxes[i] = max(tree_maxes[i], tree_maxes[i + half]);
+    var sum = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var max_bits = 0u;
+    if rb.local_index == 0u {
+        for (var t = 0u; t < WG_SIZE; t = t + 1u) {
+            compensated_add(&sum, vec4<f32>(thread_sums[t], 0.0, 0.0, 0.0));
+            max_bits = max(max_bits, thread_maxes[t]);
         }
-        workgroupBarrier();
     }
-    let total = Partial(tree_sums[0], tree_maxes[0]);
-    // Every thread has read the result before the scratch can be reused by another call.
-    workgroupBarrier();
-    return total;
+    return Partial(compensated_total(sum), max_bits);
 }

@@ -59,6 +59,7 @@ mod shader_types;
 pub mod shaders;
 mod state;
 mod stats;
+mod work_split;
 
 pub use arena::{Arena, ArenaLayout, TensorSlot};
 pub use config::{AligConfig, MomentumKind};
@@ -68,3 +69,4 @@ pub use groups::ParamGroup;
 pub use optimizer::{Alig, Loss, HOST_LOSS_SLOTS};
 pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};
+pub use work_split::WorkSplit;

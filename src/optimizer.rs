@@ -15,19 +15,13 @@ use crate::pipelines::{
 use crate::readback::{read_buffer, read_buffer_blocking};
 use crate::shader_types::{
     AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, FROZEN, GROUP_HAS_MAX_LR,
-    OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD, WORKGROUP_SIZE,
+    OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
 };
 use crate::shaders::{Reduction, Specialization};
 use crate::state::AligState;
 use crate::stats::{StatsSnapshot, StepRecord};
+use crate::work_split::WorkSplit;
 
-/// Most workgroups of any pass per window, hence most partials of pass 1 per window.
-const MAX_WORKGROUPS: u32 = 1024;
-/// Fewest `vec4`s a thread handles before another workgroup is added.
-const MIN_VEC4_PER_THREAD: u32 = 4;
-/// The same on CPU adapters (lavapipe, llvmpipe, WARP), where each workgroup of a kernel with
-/// a barrier runs as coroutines at a fixed cost: fewer, longer workgroups pay it less often.
-const MIN_VEC4_PER_THREAD_CPU: u32 = 64;
 /// Host losses that can be recorded between two submits (see [`Alig::record_step`]).
 pub const HOST_LOSS_SLOTS: u32 = 256;
 
@@ -108,10 +102,7 @@ impl Alig {
         let uses_momentum = groups.iter().any(|g| g.momentum > 0.0);
 
         let limits = device.limits();
-        let min_vec4_per_thread = match device.adapter_info().device_type {
-            wgpu::DeviceType::Cpu => MIN_VEC4_PER_THREAD_CPU,
-            _ => MIN_VEC4_PER_THREAD,
-        };
+        let split = WorkSplit::for_device(device);
         let ranges = layout.windows(limits.max_storage_buffer_binding_size);
         let has_frozen = tensor_groups.iter().any(Option::is_none);
         let specialization = Specialization {
@@ -141,9 +132,7 @@ impl Alig {
                 u32::try_from((range.end - range.start) / 16).map_err(|_| too_large())?;
             let chunk_base =
                 u32::try_from(range.start / (CHUNK_FLOATS as u64 * 4)).map_err(|_| too_large())?;
-            let workgroups = len_vec4
-                .div_ceil(WORKGROUP_SIZE * min_vec4_per_thread)
-                .clamp(1, MAX_WORKGROUPS);
+            let workgroups = split.workgroups(len_vec4);
             let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
             uniforms.push((
                 workgroups,
@@ -525,7 +514,7 @@ impl Alig {
         &self.groups
     }
 
-    /// The workgroup reduction pass 1 uses on this device.
+    /// The workgroup reduction passes 1 and 2 use on this device.
     pub fn reduction(&self) -> Reduction {
         self.pipelines.reduction
     }

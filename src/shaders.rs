@@ -1,12 +1,14 @@
-//! The WGSL sources of the kernels. A kernel's module is its file after `common.wgsl` and one
-//! workgroup reduction: `reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
-//! `reduce_tree.wgsl` elsewhere.
+//! The WGSL sources of the kernels. A kernel's module is `common.wgsl`, the workgroup
+//! reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
+//! `reduce_tree.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
+//! pass's partials, and its own file.
 
 use crate::config::MomentumKind;
 
 const COMMON: &str = include_str!("../shaders/common.wgsl");
 const REDUCE_TREE: &str = include_str!("../shaders/reduce_tree.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/reduce_subgroup.wgsl");
+const SUM_PARTIALS: &str = include_str!("../shaders/sum_partials.wgsl");
 const GRAD_SQ_NORM: &str = include_str!("../shaders/grad_sq_norm.wgsl");
 const ALIG_UPDATE: &str = include_str!("../shaders/alig_update.wgsl");
 const PROJECT_PARAMS: &str = include_str!("../shaders/project_params.wgsl");
@@ -106,14 +108,15 @@ impl Kernel {
         }
     }
 
-    /// The reduction the kernel uses on a device that offers `best`. Passes 2 and 3 always
-    /// use the tree: every workgroup must reach the same gamma (and projection scale) bit for
-    /// bit, and a fixed tree order guarantees that whatever the subgroup layout of each
-    /// workgroup.
-    pub fn reduction(self, best: Reduction) -> Reduction {
+    /// The workgroup reduction the kernel uses on a device that offers `best`; `None` for
+    /// pass 3, which only sums partials. Sums of partials that every workgroup must agree on
+    /// bit for bit (passes 2 and 3) go through `sum_partials.wgsl`, whose order is fixed
+    /// whatever the subgroup layout, so each kernel can take the device's best reduction
+    /// for what only its own workgroup needs.
+    pub fn reduction(self, best: Reduction) -> Option<Reduction> {
         match self {
-            Self::GradSqNorm => best,
-            Self::AligUpdate | Self::ProjectParams => Reduction::Tree,
+            Self::GradSqNorm | Self::AligUpdate => Some(best),
+            Self::ProjectParams => None,
         }
     }
 
@@ -145,8 +148,15 @@ impl Kernel {
         }
     }
 
-    /// The complete WGSL module of the kernel with the given reduction.
-    pub fn wgsl(self, reduction: Reduction) -> String {
-        [COMMON, reduction.source(), self.source()].join("\n")
+    /// The complete WGSL module of the kernel with the given reduction (see
+    /// [`Kernel::reduction`]).
+    pub fn wgsl(self, reduction: Option<Reduction>) -> String {
+        let mut parts = vec![COMMON];
+        parts.extend(reduction.map(Reduction::source));
+        if self != Self::GradSqNorm {
+            parts.push(SUM_PARTIALS);
+        }
+        parts.push(self.source());
+        parts.join("\n")
     }
 }

@@ -11,8 +11,8 @@ use wgpu_alig::shaders::{Kernel, Reduction, Specialization};
 type Constants = Vec<(&'static str, f64)>;
 
 /// Each kernel with each reduction it can use, and each distinct set of its constants.
-fn variants() -> Vec<(String, Kernel, Reduction, Constants)> {
-    let mut out: Vec<(String, Kernel, Reduction, Constants)> = Vec::new();
+fn variants() -> Vec<(String, Kernel, Option<Reduction>, Constants)> {
+    let mut out: Vec<(String, Kernel, Option<Reduction>, Constants)> = Vec::new();
     for kernel in Kernel::ALL {
         for reduction in [Reduction::Subgroup, Reduction::Tree] {
             let reduction = kernel.reduction(reduction);
@@ -31,10 +31,10 @@ fn variants() -> Vec<(String, Kernel, Reduction, Constants)> {
     out
 }
 
-fn validator(reduction: Reduction) -> Validator {
+fn validator(reduction: Option<Reduction>) -> Validator {
     let capabilities = match reduction {
-        Reduction::Subgroup => Capabilities::SUBGROUP,
-        Reduction::Tree => Capabilities::empty(),
+        Some(Reduction::Subgroup) => Capabilities::SUBGROUP,
+        Some(Reduction::Tree) | None => Capabilities::empty(),
     };
     let mut validator = Validator::new(ValidationFlags::all(), capabilities);
     validator
@@ -47,7 +47,7 @@ fn validator(reduction: Reduction) -> Validator {
 fn specialized(
     name: &str,
     kernel: Kernel,
-    reduction: Reduction,
+    reduction: Option<Reduction>,
     constants: &[(&str, f64)],
 ) -> (Module, ModuleInfo) {
     let source = kernel.wgsl(reduction);
@@ -82,10 +82,11 @@ fn specialized(
 #[test]
 fn every_variant_validates_with_only_the_capabilities_it_needs() {
     let variants = variants();
-    // Pass 1: two reductions x HAS_FROZEN; pass 2: 2 x 3 x 2 constants; pass 3: HAS_FROZEN.
+    // Pass 1: two reductions x HAS_FROZEN; pass 2: two reductions x 2 x 3 x 2 constants;
+    // pass 3: no reduction x HAS_FROZEN.
     assert_eq!(
         variants.len(),
-        4 + 12 + 2,
+        4 + 24 + 2,
         "{:?}",
         variants.iter().map(|v| &v.0).collect::<Vec<_>>()
     );
@@ -155,9 +156,10 @@ fn every_variant_translates_to_hlsl() {
 
 #[test]
 fn the_gl_variants_translate_to_glsl() {
-    // GL has no subgroups in wgpu: only the tree variants ever run there.
-    for (name, kernel, reduction, constants) in
-        variants().into_iter().filter(|v| v.2 == Reduction::Tree)
+    // GL has no subgroups in wgpu: only the variants without them ever run there.
+    for (name, kernel, reduction, constants) in variants()
+        .into_iter()
+        .filter(|v| v.2 != Some(Reduction::Subgroup))
     {
         let (module, info) = specialized(&name, kernel, reduction, &constants);
         let options = glsl::Options {

@@ -92,14 +92,10 @@ impl Kernel {
     }
 }
 
-/// Workgroups for a grid-stride pass over `len_vec4` vec4s: the crate's rule (at least 4
-/// vec4s per thread, at most 1024 workgroups), so that the baselines differ from the step in
-/// what they do, not in how they spread it.
-pub fn grid_stride_workgroups(len_vec4: u64) -> u32 {
-    const THREADS: u64 = 256;
-    const MIN_VEC4_PER_THREAD: u64 = 4;
-    const MAX_WORKGROUPS: u64 = 1024;
-    len_vec4
-        .div_ceil(THREADS * MIN_VEC4_PER_THREAD)
-        .clamp(1, MAX_WORKGROUPS) as u32
+/// Workgroups for a grid-stride pass over `len_vec4` vec4s: the crate's own split for this
+/// device, so that the baselines differ from the step in what they do, not in how they spread
+/// it.
+pub fn grid_stride_workgroups(device: &wgpu::Device, len_vec4: u64) -> u32 {
+    let len_vec4 = u32::try_from(len_vec4).expect("a window holds fewer than 2^32 vec4s");
+    wgpu_alig::WorkSplit::for_device(device).workgroups(len_vec4)
 }

@@ -89,7 +89,7 @@ impl Naive {
         // in its own slot of one uniform buffer.
         let workgroups: Vec<u32> = tensor_ranges
             .iter()
-            .map(|&(_, size)| grid_stride_workgroups(size / 16))
+            .map(|&(_, size)| grid_stride_workgroups(device, size / 16))
             .collect();
         let uniform_stride = u64::from(limits.min_uniform_buffer_offset_alignment).max(16);
         let mut first_partials = vec![0u8; uniform_stride as usize * workgroups.len()];

@@ -89,7 +89,7 @@ impl Streaming {
                         &[(0, buffers.grads, offset, size), (1, &sink, 0, 16)],
                     ),
                     update: update.bind_group(device, &update_ranges),
-                    workgroups: grid_stride_workgroups(size / 16),
+                    workgroups: grid_stride_workgroups(device, size / 16),
                 }
             })
             .collect();

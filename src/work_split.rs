@@ -1,0 +1,44 @@
+//! How a pass spreads one window of the arena over workgroups. Every pass is a grid-stride
+//! loop over `vec4`s; what differs between devices is how much work a thread should get.
+
+/// Threads per workgroup and workgroups per pass, for a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkSplit {
+    /// Fewest `vec4`s a thread handles before another workgroup is added.
+    pub vec4_per_thread: u32,
+    /// Most workgroups of a pass per window, hence most partials of pass 1 per window.
+    pub max_workgroups: u32,
+}
+
+impl WorkSplit {
+    /// GPUs: short loops and enough workgroups to fill every core; at most 1024 partials,
+    /// which each workgroup of pass 2 sums again.
+    pub const GPU: Self = Self {
+        vec4_per_thread: 4,
+        max_workgroups: 1024,
+    };
+
+    /// CPU drivers (lavapipe, llvmpipe, WARP) run a workgroup's threads one SIMD vector after
+    /// another, each through its whole loop: about 16 `vec4`s per thread keeps a workgroup's
+    /// footprint in cache. On lavapipe the update kernel moved 1.6e7 floats in 25 ms at 15
+    /// `vec4`s per thread and in 43 ms at 64 (`benches/step.rs` measures the step).
+    pub const CPU: Self = Self {
+        vec4_per_thread: 16,
+        max_workgroups: 4096,
+    };
+
+    /// The split for `device`'s kind of adapter.
+    pub fn for_device(device: &wgpu::Device) -> Self {
+        match device.adapter_info().device_type {
+            wgpu::DeviceType::Cpu => Self::CPU,
+            _ => Self::GPU,
+        }
+    }
+
+    /// Workgroups of 256 threads for a pass over `len_vec4` `vec4`s (at least one).
+    pub fn workgroups(&self, len_vec4: u32) -> u32 {
+        len_vec4
+            .div_ceil(crate::shader_types::WORKGROUP_SIZE * self.vec4_per_thread)
+            .clamp(1, self.max_workgroups)
+    }
+}
