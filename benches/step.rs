@@ -7,6 +7,8 @@
 
 #[path = "step/barrier_cost.rs"]
 mod barrier_cost;
+#[path = "step/command_floor.rs"]
+mod command_floor;
 #[path = "step/copy.rs"]
 mod copy;
 #[path = "step/cpu_time.rs"]
@@ -31,6 +33,8 @@ mod streaming;
 mod table;
 #[path = "step/targets.rs"]
 mod targets;
+#[path = "step/tensor_count.rs"]
+mod tensor_count;
 #[path = "step/timer.rs"]
 mod timer;
 #[path = "step/workload.rs"]
@@ -76,9 +80,10 @@ fn main() {
         }
     }
 
+    let tensor_costs = tensor_count::run_section(device, queue, &timer, &options);
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
-    barrier_cost::run_section(device, queue, &timer, &options);
-    targets::print(&rows, &record_costs);
+    let barrier_cost = barrier_cost::run_section(device, queue, &timer, &options);
+    targets::print(&rows, &tensor_costs, &record_costs, barrier_cost.as_ref());
     println!();
     println!("host at the end: {}", preamble::host_load());
 }

@@ -24,3 +24,21 @@ fn streaming_read(
         sink[0] = sum;
     }
 }
+
+// The same with one workgroup barrier and nothing else added (see `streaming_update.wgsl`).
+@compute @workgroup_size(WG_SIZE)
+fn streaming_read_barrier(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    let len = arrayLength(&grads);
+    let stride = num_workgroups.x * WG_SIZE;
+    var sum = vec4<f32>(0.0);
+    for (var i = global_id.x; i < len; i = i + stride) {
+        sum = sum + grads[i];
+    }
+    workgroupBarrier();
+    if (sum.x + sum.y) + (sum.z + sum.w) == UNREACHABLE_SUM {
+        sink[0] = sum;
+    }
+}

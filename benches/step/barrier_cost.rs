@@ -1,7 +1,7 @@
-//! What one workgroup barrier costs on this adapter: the roofline kernels as they are, and
-//! with one `workgroupBarrier()` added to the update kernel and nothing else changed. Each
-//! pass of the crate needs one barrier (to combine a workgroup's threads), so on an adapter
-//! where this ratio is large, the step cannot come near its roofline.
+//! What workgroup barriers alone cost on this adapter: the roofline kernels as they are, and
+//! with one `workgroupBarrier()` added to each and nothing else changed. Each pass of the
+//! step needs one (pass 1 combines its threads' sums, pass 2 shares the sum of pass 1's
+//! partials before its update), so the ratio bounds what a two-pass step can reach here.
 
 use std::time::Duration;
 
@@ -10,29 +10,42 @@ use crate::streaming::Streaming;
 use crate::timer::Timer;
 use crate::workload::{RowSpec, Workload};
 
-/// Times both on the largest size of the run up to 1.6e7 (momentum on, one tensor).
-pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer, options: &Options) {
-    let Some(n) = options
+/// Both timings on the largest size of the run up to 1.6e7 (momentum on, one tensor).
+pub struct BarrierCost {
+    pub n: usize,
+    pub plain: Duration,
+    pub with_barriers: Duration,
+}
+
+impl BarrierCost {
+    /// The fraction of the roofline a step with one barrier per pass can reach at best.
+    pub fn ceiling(&self) -> f64 {
+        self.plain.as_secs_f64() / self.with_barriers.as_secs_f64()
+    }
+}
+
+pub fn run_section(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    timer: &Timer,
+    options: &Options,
+) -> Option<BarrierCost> {
+    let n = options
         .sizes
         .iter()
         .copied()
         .filter(|&n| n <= 16_000_000)
-        .max()
-    else {
-        return;
-    };
+        .max()?;
     let spec = RowSpec {
         n,
         tensors: 1,
         momentum: true,
     };
     let workload = Workload::new(device, queue, spec);
-    let Some(buffers) = workload.buffers() else {
-        return;
-    };
+    let buffers = workload.buffers()?;
     let variants = [
         Streaming::new(device, buffers, workload.arena_bytes()),
-        Streaming::with_barrier(device, buffers, workload.arena_bytes()),
+        Streaming::with_barriers(device, buffers, workload.arena_bytes()),
     ];
     let mut round = Duration::ZERO;
     for variant in &variants {
@@ -46,16 +59,26 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer, op
             times[v].push(variants[v].run(device, queue, timer).time());
         }
     }
-    let [plain, barrier] = times.map(|mut t| {
+    let [plain, with_barriers] = times.map(|mut t| {
         t.sort();
         t[t.len() / 2]
     });
+    let cost = BarrierCost {
+        n,
+        plain,
+        with_barriers,
+    };
     println!();
-    println!("What one workgroup barrier costs (N = {n}, momentum on, {reps} reps, medians):");
+    println!("What workgroup barriers cost (N = {n}, momentum on, {reps} reps, medians):");
     println!(
-        "  roofline {:.0} us; the same with one workgroupBarrier() in its update kernel {:.0} us: {:.2}x",
+        "  roofline {:.0} us; the same with one workgroupBarrier() in each kernel {:.0} us: {:.2}x",
         plain.as_secs_f64() * 1e6,
-        barrier.as_secs_f64() * 1e6,
-        barrier.as_secs_f64() / plain.as_secs_f64()
+        with_barriers.as_secs_f64() * 1e6,
+        1.0 / cost.ceiling()
     );
+    println!(
+        "  so a step whose two passes each need a barrier reaches at most {:.2} of the roofline here",
+        cost.ceiling()
+    );
+    Some(cost)
 }

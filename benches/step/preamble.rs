@@ -1,7 +1,7 @@
 //! What the reader needs before the numbers: date, adapter, clock, and how to read the table.
 
 use wgpu_alig::shaders::Reduction;
-use wgpu_alig::Gpu;
+use wgpu_alig::{Gpu, WorkSplit};
 
 use crate::options::Options;
 use crate::timer::Timer;
@@ -11,12 +11,17 @@ pub fn print(gpu: &Gpu, timer: &Timer, options: &Options) {
     let limits = gpu.device.limits();
     println!("wgpu-alig step benchmark, {} (UTC)", utc_date());
     println!("adapter: {}", gpu.describe());
+    let split = WorkSplit::for_device(&gpu.device);
     println!(
-        "backend: {:?}, device type: {:?}, workgroup reduction of pass 1: {:?}, max storage binding: {} MiB",
+        "backend: {:?}, device type: {:?}, workgroup reduction: {:?}, max storage binding: {} MiB",
         info.backend,
         info.device_type,
         Reduction::for_device(&gpu.device),
         limits.max_storage_buffer_binding_size >> 20,
+    );
+    println!(
+        "work split (step, roof and naive kernels): {} vec4s per thread, at most {} workgroups per window",
+        split.vec4_per_thread, split.max_workgroups
     );
     println!("clock: {}", timer.describe());
     println!("host: {}", host_load());

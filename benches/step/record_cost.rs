@@ -2,12 +2,14 @@
 //! Measured pipelined (steps submitted back to back, with a wait every few steps so that work
 //! cannot pile up without bound), as wall time and as the thread's CPU time, and on an idle
 //! device (a wait after every step, outside the timed region) as wall time. `record_step`
-//! alone is also timed: the crate's own share when the step joins the caller's encoder.
+//! alone is also timed: the crate's own share when the step joins the caller's encoder; and
+//! the same commands without the crate, what wgpu and the driver charge whoever records them.
 
 use std::time::{Duration, Instant};
 
 use wgpu_alig::Loss;
 
+use crate::command_floor::{CommandFloor, FloorTimes};
 use crate::cpu_time::thread_cpu_time;
 use crate::fused_step::BENCH_LOSS;
 use crate::naive::Naive;
@@ -50,6 +52,9 @@ pub struct RecordCostRow {
     pub idle_cpu: Option<HostCost>,
     /// The naive step's two recordings + submits (the wait between excluded), wall time.
     pub naive_wall: Option<HostCost>,
+    /// The same commands without the crate, idle device: wall, and CPU where there is a clock.
+    pub floor_wall: HostCost,
+    pub floor_cpu: Option<HostCost>,
 }
 
 /// Per-step host times of a run of steps.
@@ -61,6 +66,14 @@ struct HostTimes {
     cpu: Vec<Duration>,
     /// `record_step` alone, wall.
     record: Vec<Duration>,
+}
+
+impl HostTimes {
+    fn append(&mut self, mut other: Self) {
+        self.wall.append(&mut other.wall);
+        self.cpu.append(&mut other.cpu);
+        self.record.append(&mut other.record);
+    }
 }
 
 /// Host times of `steps` steps, with a wait (untimed) every `depth` steps.
@@ -103,6 +116,7 @@ pub fn run_section(
     steps: usize,
 ) -> Vec<RecordCostRow> {
     print_legend(steps);
+    let floor = CommandFloor::new(device);
     let mut rows = Vec::new();
     for tensors in [1, 1000] {
         let spec = RowSpec {
@@ -120,7 +134,13 @@ pub fn run_section(
         };
         fused_record_times(fused, device, queue, steps / 10, PIPELINE_DEPTH);
         let pipelined = fused_record_times(fused, device, queue, steps, PIPELINE_DEPTH);
-        let idle = fused_record_times(fused, device, queue, steps / 4, 1);
+        // The step and the floor alternate, so that the host's drift hits both alike.
+        let mut idle = HostTimes::default();
+        let mut floor_times = FloorTimes::default();
+        for _ in 0..steps / 4 {
+            idle.append(fused_record_times(fused, device, queue, 1, 1));
+            floor_times.append(floor.times(device, queue, 1));
+        }
         let naive_wall = naive.and_then(|naive| {
             HostCost::of(
                 (0..(steps / 20).max(5))
@@ -139,16 +159,20 @@ pub fn run_section(
             idle_wall: HostCost::of(idle.wall).expect("timed steps"),
             idle_cpu: HostCost::of(idle.cpu),
             naive_wall,
+            floor_wall: HostCost::of(floor_times.wall).expect("timed steps"),
+            floor_cpu: HostCost::of(floor_times.cpu),
         };
         let median = |c: &Option<HostCost>| micros(c.as_ref().map(|c| c.median));
         println!(
-            "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10}",
+            "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10} {:>9} | {:>10}",
             tensors,
             micros(Some(row.pipelined_wall.median)),
             median(&row.pipelined_cpu),
             micros(Some(row.idle_wall.median)),
             median(&row.idle_cpu),
             micros(Some(row.record_only.median)),
+            micros(Some(row.floor_wall.median)),
+            median(&row.floor_cpu),
             median(&row.naive_wall),
         );
         rows.push(row);
@@ -170,16 +194,22 @@ fn print_legend(steps: usize) {
     );
     println!("         (a submit waiting for a CPU driver), spinning in a wait is not");
     println!("  record_step only: the crate's share inside a caller's encoder (pipelined, wall)");
+    println!(
+        "  floor: the same commands without the crate (a 4-byte write_buffer and copy, one pass"
+    );
+    println!("         of two dispatches of a one-binding kernel, finish, submit), idle device");
     println!("  naive: the baseline's two recordings + submits, its readback wait excluded (wall)");
     println!(
-        "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10}",
+        "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10} {:>9} | {:>10}",
         "tensors",
         "pipelined wall",
         "pipelined CPU",
         "idle wall",
         "idle CPU",
         "record_step only",
+        "floor wall",
+        "floor CPU",
         "naive wall"
     );
-    println!("{}", "-".repeat(92));
+    println!("{}", "-".repeat(114));
 }

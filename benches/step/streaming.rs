@@ -27,28 +27,36 @@ impl Streaming {
     /// Streams the first `bytes` of `buffers`, windows and workgroups per window as the crate
     /// picks them.
     pub fn new(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
-        Self::build(device, buffers, bytes, "streaming_update_momentum")
+        Self::build(
+            device,
+            buffers,
+            bytes,
+            "streaming_read",
+            "streaming_update_momentum",
+        )
     }
 
-    /// [`Streaming::new`] whose update kernel (with momentum) also holds one workgroup
-    /// barrier: what a barrier alone costs.
-    pub fn with_barrier(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
-        Self::build(device, buffers, bytes, "streaming_update_momentum_barrier")
+    /// [`Streaming::new`] whose two kernels (update with momentum) each also hold one
+    /// workgroup barrier, as each pass of the step does: what the barriers alone cost.
+    pub fn with_barriers(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
+        Self::build(
+            device,
+            buffers,
+            bytes,
+            "streaming_read_barrier",
+            "streaming_update_momentum_barrier",
+        )
     }
 
     fn build(
         device: &wgpu::Device,
         buffers: Buffers<'_>,
         bytes: u64,
+        read_entry: &str,
         momentum_entry: &str,
     ) -> Self {
         use Access::*;
-        let read = Kernel::new(
-            device,
-            READ_WGSL,
-            "streaming_read",
-            &[(0, Read), (1, ReadWrite)],
-        );
+        let read = Kernel::new(device, READ_WGSL, read_entry, &[(0, Read), (1, ReadWrite)]);
         let update = match buffers.momentum {
             None => Kernel::new(
                 device,

@@ -2,18 +2,22 @@
 
 use std::time::Duration;
 
+use crate::barrier_cost::BarrierCost;
 use crate::record_cost::{HostCost, RecordCostRow};
 use crate::row::RowResult;
 use crate::table::ratio;
+use crate::tensor_count::TensorCountCost;
 
-/// Arenas padded by more than 5% are not "the same total size" as one tensor.
-const SAME_SIZE_PADDING: f64 = 1.05;
-
-pub fn print(rows: &[RowResult], record_costs: &[RecordCostRow]) {
+pub fn print(
+    rows: &[RowResult],
+    tensor_costs: &[TensorCountCost],
+    record_costs: &[RecordCostRow],
+    barrier_cost: Option<&BarrierCost>,
+) {
     println!();
     println!("Targets");
-    roofline_fraction(rows);
-    tensor_count_independence(rows);
+    roofline_fraction(rows, barrier_cost);
+    tensor_count_independence(tensor_costs);
     naive_speedup(rows);
     record_cost(record_costs);
 }
@@ -41,7 +45,7 @@ fn time(outcome: &crate::row::Outcome) -> Option<Duration> {
     outcome.as_ref().ok().map(|m| m.time)
 }
 
-fn roofline_fraction(rows: &[RowResult]) {
+fn roofline_fraction(rows: &[RowResult], barrier_cost: Option<&BarrierCost>) {
     let figures: Vec<(String, f64)> = rows
         .iter()
         .filter(|r| r.spec.n >= 16_000_000)
@@ -56,45 +60,19 @@ fn roofline_fraction(rows: &[RowResult]) {
     for (name, value) in figures {
         println!("     {name}: {value:.2}");
     }
+    if let Some(cost) = barrier_cost {
+        println!(
+            "     (on this adapter one barrier per pass alone bounds it at {:.2}, N={})",
+            cost.ceiling(),
+            cost.n
+        );
+    }
 }
 
-/// The rows of one size run minutes apart, and the host's load drifts in between; each row's
-/// roofline moves the same bytes whatever the tensor count, so the step over its own row's
-/// roofline cancels the drift. The verdict uses that; the raw ratio is shown too.
-fn tensor_count_independence(rows: &[RowResult]) {
-    let mut values = Vec::new();
-    let mut lines = Vec::new();
-    for many in rows.iter().filter(|r| r.spec.tensors == 1000) {
-        let Some(one) = rows.iter().find(|r| {
-            r.spec.tensors == 1 && r.spec.n == many.spec.n && r.spec.momentum == many.spec.momentum
-        }) else {
-            continue;
-        };
-        let Some(raw) = ratio(time(&many.step), time(&one.step)) else {
-            continue;
-        };
-        let relative_to_roofline = |row: &RowResult| ratio(time(&row.step), time(&row.roofline));
-        let normalized = relative_to_roofline(many)
-            .zip(relative_to_roofline(one))
-            .map(|(many, one)| many / one);
-        let value = normalized.unwrap_or(raw);
-        let figures = format!(
-            "     {}: {value:.2} x the 1-tensor step (raw time ratio {raw:.2})",
-            row_name(many)
-        );
-        if many.arena_ratio <= SAME_SIZE_PADDING {
-            values.push(value);
-            lines.push(figures);
-        } else {
-            lines.push(format!(
-                "{figures}; not counted: 256-byte alignment makes its arena {:.2} x N",
-                many.arena_ratio
-            ));
-        }
-    }
+fn tensor_count_independence(costs: &[TensorCountCost]) {
+    let values: Vec<f64> = costs.iter().map(TensorCountCost::ratio).collect();
     println!(
-        "2. step with 1000 tensors within 10% of 1 tensor, same size, each relative to its row's \
-         roofline: {} (worst {})",
+        "2. step with 1000 tensors within 10% of 1 tensor, same size (timed side by side): {} (worst {})",
         verdict(&values, |v| (v - 1.0).abs() <= 0.10),
         values
             .iter()
@@ -102,7 +80,9 @@ fn tensor_count_independence(rows: &[RowResult]) {
             .max_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()))
             .map_or("n/a".into(), |v| format!("{v:.2}"))
     );
-    lines.iter().for_each(|l| println!("{l}"));
+    for cost in costs {
+        println!("     N={}: {:.2}", cost.n, cost.ratio());
+    }
 }
 
 fn naive_speedup(rows: &[RowResult]) {
@@ -150,6 +130,11 @@ fn record_cost(record_costs: &[RecordCostRow]) {
             micros(r.pipelined_wall.median),
             cpu_text(&r.pipelined_cpu),
             micros(r.record_only.median),
+        );
+        println!(
+            "     the same commands without the crate (idle): wall {:.1} us, CPU {}",
+            micros(r.floor_wall.median),
+            cpu_text(&r.floor_cpu),
         );
         if let Some(naive) = &r.naive_wall {
             println!(
