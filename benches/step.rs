@@ -5,8 +5,6 @@
 //! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
 //! time on the host's clock only (what an adapter without timestamp queries gets).
 
-#[path = "step/barrier_cost.rs"]
-mod barrier_cost;
 #[path = "step/command_floor.rs"]
 mod command_floor;
 #[path = "step/copy.rs"]
@@ -15,6 +13,8 @@ mod copy;
 mod cpu_time;
 #[path = "step/fused_step.rs"]
 mod fused_step;
+#[path = "step/gap.rs"]
+mod gap;
 #[path = "step/kernel.rs"]
 mod kernel;
 #[path = "step/naive.rs"]
@@ -82,8 +82,8 @@ fn main() {
 
     let tensor_costs = tensor_count::run_section(device, queue, &timer, &options);
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
-    let barrier_cost = barrier_cost::run_section(device, queue, &timer, &options);
-    targets::print(&rows, &tensor_costs, &record_costs, barrier_cost.as_ref());
+    let gap = gap::run_section(device, queue, &timer, &options);
+    targets::print(&rows, &tensor_costs, &record_costs, gap.as_ref());
     println!();
     println!("host at the end: {}", preamble::host_load());
 }

@@ -55,3 +55,37 @@ fn streaming_update_momentum_barrier(
         params[i] = params[i] + z;
     }
 }
+
+// Pass 2's per-element work with momentum (Nesterov, as `alig_update` with one group) and a
+// fixed step size in place of the one pass 2 computes from the partials.
+const GAMMA: f32 = 1.0e-3;
+const MU: f32 = 0.9;
+
+@compute @workgroup_size(WG_SIZE)
+fn streaming_update_momentum_arithmetic(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    alig_update_share(global_id.x, num_workgroups.x * WG_SIZE);
+}
+
+// The same with one workgroup barrier added.
+@compute @workgroup_size(WG_SIZE)
+fn streaming_update_momentum_arithmetic_barrier(
+    @builtin(global_invocation_id) global_id: vec3<u32>,
+    @builtin(num_workgroups) num_workgroups: vec3<u32>,
+) {
+    workgroupBarrier();
+    alig_update_share(global_id.x, num_workgroups.x * WG_SIZE);
+}
+
+// z <- mu*z - gamma*g ;  w <- w - gamma*g + mu*z over a grid-stride share.
+fn alig_update_share(first: u32, stride: u32) {
+    let len = arrayLength(&params);
+    for (var i = first; i < len; i = i + stride) {
+        let step = GAMMA * grads[i];
+        let z = MU * momentum[i] - step;
+        momentum[i] = z;
+        params[i] = (params[i] - step) + MU * z;
+    }
+}

@@ -197,7 +197,7 @@ fn print_legend(steps: usize) {
     println!(
         "  floor: the same commands without the crate (a 4-byte write_buffer and copy, one pass"
     );
-    println!("         of two dispatches of a one-binding kernel, finish, submit), idle device");
+    println!("         of two dispatches binding 4 and 8 buffers, finish, submit), idle device");
     println!("  naive: the baseline's two recordings + submits, its readback wait excluded (wall)");
     println!(
         "{:>7} | {:>14} {:>13} | {:>9} {:>8} | {:>16} | {:>10} {:>9} | {:>10}",

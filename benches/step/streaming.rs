@@ -23,29 +23,58 @@ pub struct Streaming {
     _sink: wgpu::Buffer,
 }
 
+/// The roofline, or the roofline with some of the step's work added (the benchmark's
+/// decomposition of the step's gap to its roofline).
+#[derive(Clone, Copy, Debug)]
+pub enum Variant {
+    /// The roofline: the step's bytes, no arithmetic, no barrier.
+    Plain,
+    /// One workgroup barrier in each kernel, as each pass of the step has.
+    Barriers,
+    /// The step's per-element arithmetic (with momentum), no barrier.
+    Arithmetic,
+    /// Both.
+    ArithmeticBarriers,
+}
+
+impl Variant {
+    /// The entry points of the read and the update (with momentum) kernels.
+    fn entry_points(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Plain => ("streaming_read", "streaming_update_momentum"),
+            Self::Barriers => (
+                "streaming_read_barrier",
+                "streaming_update_momentum_barrier",
+            ),
+            Self::Arithmetic => (
+                "streaming_read_arithmetic",
+                "streaming_update_momentum_arithmetic",
+            ),
+            Self::ArithmeticBarriers => (
+                "streaming_read_arithmetic_barrier",
+                "streaming_update_momentum_arithmetic_barrier",
+            ),
+        }
+    }
+}
+
 impl Streaming {
     /// Streams the first `bytes` of `buffers`, windows and workgroups per window as the crate
     /// picks them.
     pub fn new(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
-        Self::build(
-            device,
-            buffers,
-            bytes,
-            "streaming_read",
-            "streaming_update_momentum",
-        )
+        Self::variant(device, buffers, bytes, Variant::Plain)
     }
 
-    /// [`Streaming::new`] whose two kernels (update with momentum) each also hold one
-    /// workgroup barrier, as each pass of the step does: what the barriers alone cost.
-    pub fn with_barriers(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
-        Self::build(
-            device,
-            buffers,
-            bytes,
-            "streaming_read_barrier",
-            "streaming_update_momentum_barrier",
-        )
+    /// [`Streaming::new`] with some of the step's work added; the variants other than
+    /// [`Variant::Plain`] exist with momentum only.
+    pub fn variant(
+        device: &wgpu::Device,
+        buffers: Buffers<'_>,
+        bytes: u64,
+        variant: Variant,
+    ) -> Self {
+        let (read_entry, momentum_entry) = variant.entry_points();
+        Self::build(device, buffers, bytes, read_entry, momentum_entry)
     }
 
     fn build(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::barrier_cost::BarrierCost;
+use crate::gap::Gap;
 use crate::record_cost::{HostCost, RecordCostRow};
 use crate::row::RowResult;
 use crate::table::ratio;
@@ -12,11 +12,11 @@ pub fn print(
     rows: &[RowResult],
     tensor_costs: &[TensorCountCost],
     record_costs: &[RecordCostRow],
-    barrier_cost: Option<&BarrierCost>,
+    gap: Option<&Gap>,
 ) {
     println!();
     println!("Targets");
-    roofline_fraction(rows, barrier_cost);
+    roofline_fraction(rows, gap);
     tensor_count_independence(tensor_costs);
     naive_speedup(rows);
     record_cost(record_costs);
@@ -45,7 +45,7 @@ fn time(outcome: &crate::row::Outcome) -> Option<Duration> {
     outcome.as_ref().ok().map(|m| m.time)
 }
 
-fn roofline_fraction(rows: &[RowResult], barrier_cost: Option<&BarrierCost>) {
+fn roofline_fraction(rows: &[RowResult], gap: Option<&Gap>) {
     let figures: Vec<(String, f64)> = rows
         .iter()
         .filter(|r| r.spec.n >= 16_000_000)
@@ -60,11 +60,12 @@ fn roofline_fraction(rows: &[RowResult], barrier_cost: Option<&BarrierCost>) {
     for (name, value) in figures {
         println!("     {name}: {value:.2}");
     }
-    if let Some(cost) = barrier_cost {
+    if let Some(gap) = gap {
         println!(
-            "     (on this adapter one barrier per pass alone bounds it at {:.2}, N={})",
-            cost.ceiling(),
-            cost.n
+            "     (on this adapter the roofline kernels with the step's arithmetic and one barrier per \
+             pass reach {:.2}, N={})",
+            gap.ceiling(),
+            gap.n
         );
     }
 }
