@@ -1,10 +1,13 @@
 //! `cargo bench --bench step`: the crate's ALI-G step next to its roofline (a kernel moving
 //! the same bytes), the adapter's copy bandwidth and the baseline a user would write without
-//! the crate, side by side on one adapter; then the host's cost of recording a step, and the
-//! project's targets. `ALIG_BENCH_QUICK=1` (or `-- --quick`) for a smoke run,
+//! the crate, side by side on one adapter; then what the tensor count costs, the host's cost
+//! of recording a step, what the step's gap to its roofline is made of, and the project's
+//! targets. `ALIG_BENCH_QUICK=1` (or `-- --quick`) for a smoke run,
 //! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
 //! time on the host's clock only (what an adapter without timestamp queries gets).
 
+#[path = "step/alternate.rs"]
+mod alternate;
 #[path = "step/command_floor.rs"]
 mod command_floor;
 #[path = "step/copy.rs"]

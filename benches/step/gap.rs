@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::alternate::alternating_medians;
 use crate::fused_step;
 use crate::options::Options;
 use crate::streaming::{Streaming, Variant};
@@ -59,30 +60,11 @@ pub fn run_section(
         .map(|&(variant, _)| Streaming::variant(device, buffers, bytes, variant))
         .collect();
     let fused = workload.fused.as_mut().ok()?;
-    let mut run = |k: usize| {
-        if k < kernels.len() {
-            kernels[k].run(device, queue, timer)
-        } else {
-            fused_step::run(fused, device, queue, timer)
-        }
-    };
-    let count = VARIANTS.len() + 1;
-    let round: Duration = (0..count).map(|k| run(k).wall).sum();
-    let reps = options.reps_for(round);
-    let mut samples = vec![Vec::with_capacity(reps); count];
-    for rep in 0..reps {
-        for i in 0..count {
-            let k = (rep + i) % count;
-            samples[k].push(run(k).time());
-        }
-    }
-    let medians: Vec<Duration> = samples
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            t[t.len() / 2]
-        })
-        .collect();
+    let (medians, reps) =
+        alternating_medians(options, VARIANTS.len() + 1, |k| match kernels.get(k) {
+            Some(kernel) => kernel.run(device, queue, timer),
+            None => fused_step::run(fused, device, queue, timer),
+        });
     let gap = Gap {
         n,
         times: medians.try_into().ok()?,

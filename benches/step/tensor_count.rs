@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::alternate::alternating_medians;
 use crate::fused_step;
 use crate::options::Options;
 use crate::timer::Timer;
@@ -56,23 +57,11 @@ pub fn run_section(
             println!("  N = {n}: n/a (the crate refused the arena)");
             continue;
         };
-        let mut round = Duration::ZERO;
-        for fused in [&mut *one, &mut *many] {
-            round += fused_step::run(fused, device, queue, timer).wall;
-        }
-        let reps = options.reps_for(round);
-        let mut times: [Vec<Duration>; 2] = Default::default();
-        for rep in 0..reps {
-            for k in 0..2 {
-                let v = (rep + k) % 2;
-                let fused = if v == 0 { &mut *one } else { &mut *many };
-                times[v].push(fused_step::run(fused, device, queue, timer).time());
-            }
-        }
-        let [one, many] = times.map(|mut t| {
-            t.sort();
-            t[t.len() / 2]
+        let (medians, reps) = alternating_medians(options, 2, |k| {
+            let fused = if k == 0 { &mut *one } else { &mut *many };
+            fused_step::run(fused, device, queue, timer)
         });
+        let (one, many) = (medians[0], medians[1]);
         let cost = TensorCountCost { n, one, many };
         println!(
             "  N = {n}: {FEW} tensor {:.0} us, {MANY} tensors {:.0} us: {:.2}x ({reps} reps)",
