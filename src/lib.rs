@@ -43,7 +43,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`reference`] holds an f64 CPU port of the kernels with the same semantics.
+//! [`reference`](mod@reference) holds an f64 CPU port of the kernels with the same semantics.
 #![deny(missing_docs)]
 
 mod arena;

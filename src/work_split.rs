@@ -1,13 +1,13 @@
 //! How a pass spreads one window of the arena over workgroups. Every pass is a grid-stride
 //! loop over `vec4`s; what differs between devices is how much work a thread should get.
 
-/// Threads per workgroup and workgroups per pass, for a device.
+/// How much of a window each thread of a pass handles, and how many workgroups a pass may
+/// have, for a kind of device. The optimizer picks it; it is public so that benchmarks can
+/// spread their own kernels the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkSplit {
-    /// Fewest `vec4`s a thread handles before another workgroup is added.
-    pub vec4_per_thread: u32,
-    /// Most workgroups of a pass per window, hence most partials of pass 1 per window.
-    pub max_workgroups: u32,
+    vec4_per_thread: u32,
+    max_workgroups: u32,
 }
 
 impl WorkSplit {
@@ -20,8 +20,8 @@ impl WorkSplit {
 
     /// CPU drivers (lavapipe, llvmpipe, WARP) run a workgroup's threads one SIMD vector after
     /// another, each through its whole loop: about 16 `vec4`s per thread keeps a workgroup's
-    /// footprint in cache. On lavapipe the update kernel moved 1.6e7 floats in 25 ms at 15
-    /// `vec4`s per thread and in 43 ms at 64 (`benches/step.rs` measures the step).
+    /// footprint in cache. Timed alone on lavapipe, the update kernel moved 1.6e7 floats in
+    /// 25 ms at 15 `vec4`s per thread and in 43 ms at 64.
     pub const CPU: Self = Self {
         vec4_per_thread: 16,
         max_workgroups: 4096,
@@ -33,6 +33,16 @@ impl WorkSplit {
             wgpu::DeviceType::Cpu => Self::CPU,
             _ => Self::GPU,
         }
+    }
+
+    /// Fewest `vec4`s a thread handles before another workgroup is added.
+    pub fn vec4_per_thread(&self) -> u32 {
+        self.vec4_per_thread
+    }
+
+    /// Most workgroups of a pass per window, hence most partials of pass 1 per window.
+    pub fn max_workgroups(&self) -> u32 {
+        self.max_workgroups
     }
 
     /// Workgroups of 256 threads for a pass over `len_vec4` `vec4`s (at least one).

@@ -21,7 +21,8 @@ pub fn print(gpu: &Gpu, timer: &Timer, options: &Options) {
     );
     println!(
         "work split (step, roof and naive kernels): {} vec4s per thread, at most {} workgroups per window",
-        split.vec4_per_thread, split.max_workgroups
+        split.vec4_per_thread(),
+        split.max_workgroups()
     );
     println!("clock: {}", timer.describe());
     println!("host: {}", host_load());
