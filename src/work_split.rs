@@ -52,3 +52,20 @@ impl WorkSplit {
             .clamp(1, self.max_workgroups)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WorkSplit;
+
+    #[test]
+    fn workgroups_cover_the_window_within_the_bounds() {
+        for split in [WorkSplit::GPU, WorkSplit::CPU] {
+            let per_workgroup = 256 * split.vec4_per_thread();
+            assert_eq!(split.workgroups(0), 1);
+            assert_eq!(split.workgroups(1), 1);
+            assert_eq!(split.workgroups(per_workgroup), 1);
+            assert_eq!(split.workgroups(per_workgroup + 1), 2);
+            assert_eq!(split.workgroups(u32::MAX), split.max_workgroups());
+        }
+    }
+}
