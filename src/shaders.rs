@@ -1,12 +1,12 @@
 //! The WGSL sources of the kernels. A kernel's module is `common.wgsl`, the workgroup
 //! reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
-//! `reduce_tree.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
+//! `reduce_shared_memory.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
 //! pass's partials, and its own file.
 
 use crate::config::MomentumKind;
 
 const COMMON: &str = include_str!("../shaders/common.wgsl");
-const REDUCE_TREE: &str = include_str!("../shaders/reduce_tree.wgsl");
+const REDUCE_SHARED_MEMORY: &str = include_str!("../shaders/reduce_shared_memory.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/reduce_subgroup.wgsl");
 const SUM_PARTIALS: &str = include_str!("../shaders/sum_partials.wgsl");
 const GRAD_SQ_NORM: &str = include_str!("../shaders/grad_sq_norm.wgsl");
@@ -18,8 +18,8 @@ const PROJECT_PARAMS: &str = include_str!("../shaders/project_params.wgsl");
 pub enum Reduction {
     /// `subgroupAdd` / `subgroupMax`; needs `Features::SUBGROUP`.
     Subgroup,
-    /// A shared-memory tree; runs everywhere.
-    Tree,
+    /// Through shared memory, summed by one thread; runs everywhere.
+    SharedMemory,
 }
 
 impl Reduction {
@@ -28,14 +28,14 @@ impl Reduction {
         if device.features().contains(wgpu::Features::SUBGROUP) {
             Self::Subgroup
         } else {
-            Self::Tree
+            Self::SharedMemory
         }
     }
 
     fn source(self) -> &'static str {
         match self {
             Self::Subgroup => REDUCE_SUBGROUP,
-            Self::Tree => REDUCE_TREE,
+            Self::SharedMemory => REDUCE_SHARED_MEMORY,
         }
     }
 }

@@ -14,7 +14,7 @@ type Constants = Vec<(&'static str, f64)>;
 fn variants() -> Vec<(String, Kernel, Option<Reduction>, Constants)> {
     let mut out: Vec<(String, Kernel, Option<Reduction>, Constants)> = Vec::new();
     for kernel in Kernel::ALL {
-        for reduction in [Reduction::Subgroup, Reduction::Tree] {
+        for reduction in [Reduction::Subgroup, Reduction::SharedMemory] {
             let reduction = kernel.reduction(reduction);
             for spec in Specialization::all() {
                 let constants = kernel.constants(&spec);
@@ -34,7 +34,7 @@ fn variants() -> Vec<(String, Kernel, Option<Reduction>, Constants)> {
 fn validator(reduction: Option<Reduction>) -> Validator {
     let capabilities = match reduction {
         Some(Reduction::Subgroup) => Capabilities::SUBGROUP,
-        Some(Reduction::Tree) | None => Capabilities::empty(),
+        Some(Reduction::SharedMemory) | None => Capabilities::empty(),
     };
     let mut validator = Validator::new(ValidationFlags::all(), capabilities);
     validator

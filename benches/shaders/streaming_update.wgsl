@@ -39,7 +39,8 @@ fn streaming_update_momentum(
 
 // The momentum kernel with one workgroup barrier and nothing else added: the benchmark's
 // measure of what a barrier alone costs on the adapter. Each pass of the step needs one: pass
-// 1 to combine its threads' sums, pass 2 to share the sum of pass 1's partials.
+// 1 to combine its threads' sums, pass 2 to share the sum of pass 1's partials (and a second
+// with projection on, for its ||w||^2 partial).
 @compute @workgroup_size(WG_SIZE)
 fn streaming_update_momentum_barrier(
     @builtin(global_invocation_id) global_id: vec3<u32>,

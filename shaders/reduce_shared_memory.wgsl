@@ -9,7 +9,7 @@ var<workgroup> thread_sums: array<f32, WG_SIZE>;
 var<workgroup> thread_maxes: array<u32, WG_SIZE>;
 
 // The sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, in thread 0 only (the
-// other threads get an unspecified value). One barrier rather than a tree's eight, and the
+// other threads get an unspecified value). One barrier rather than a tree's nine, and the
 // scratch is not reused, so a kernel calls this at most once: on CPU drivers every barrier
 // slows the whole kernel.
 fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
