@@ -2,7 +2,7 @@
 //! tensor at an offset aligned for storage bindings, zero padding between.
 
 use crate::error::{catch_gpu_errors, Error, Result};
-use crate::readback::read_buffer_blocking;
+use crate::readback::read_f32s_blocking;
 
 const F32_BYTES: u64 = 4;
 
@@ -48,11 +48,11 @@ impl ArenaLayout {
     /// then valid (WebGPU caps the required alignment at 256), and each 64-float chunk belongs
     /// to one tensor, which is what lets the kernels look a chunk's parameter group up. The
     /// total length is a multiple of 4 elements.
-    pub fn new(tensors: &[(&str, usize)], alignment: u64) -> Result<Self> {
+    pub fn new(tensors: &[(&str, usize)], alignment: u32) -> Result<Self> {
         if tensors.is_empty() {
             return Err(Error::EmptyArena);
         }
-        let alignment = alignment.max(256).next_power_of_two();
+        let alignment = u64::from(alignment).max(256).next_power_of_two();
         let align_elements = (alignment / F32_BYTES) as usize;
         let mut slots: Vec<TensorSlot> = Vec::with_capacity(tensors.len());
         let mut end = 0usize;
@@ -65,8 +65,10 @@ impl ArenaLayout {
             }
             // Sizes near usize::MAX would wrap: refuse them (no device holds such an arena).
             let too_large = || Error::ArenaTooLarge {
-                bytes: u64::MAX,
-                limit: (isize::MAX as u64) / F32_BYTES,
+                bytes: tensors.iter().fold(0u64, |bytes, &(_, len)| {
+                    bytes.saturating_add((len as u64).saturating_mul(F32_BYTES))
+                }),
+                limit: isize::MAX as u64,
                 what: "address space",
             };
             let offset = end
@@ -157,7 +159,7 @@ impl Arena {
     /// on `device`, each tensor aligned to the device's `min_storage_buffer_offset_alignment`.
     pub fn new(device: &wgpu::Device, tensors: &[(&str, usize)]) -> Result<Self> {
         let limits = device.limits();
-        let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment.into())?;
+        let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment)?;
         let bytes = layout.byte_size();
         if bytes > limits.max_buffer_size {
             return Err(Error::ArenaTooLarge {
@@ -209,20 +211,22 @@ impl Arena {
 
     /// The parameters of tensor `name` as a storage binding (buffer, offset, size).
     pub fn param_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        Ok(Self::binding(&self.params, self.tensor(name)?))
+        let slot = self.tensor(name)?;
+        Ok(buffer_slice(
+            &self.params,
+            slot.byte_offset(),
+            slot.byte_size(),
+        ))
     }
 
     /// The gradients of tensor `name` as a storage binding (buffer, offset, size).
     pub fn grad_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        Ok(Self::binding(&self.grads, self.tensor(name)?))
-    }
-
-    fn binding<'a>(buffer: &'a wgpu::Buffer, slot: &TensorSlot) -> wgpu::BufferBinding<'a> {
-        wgpu::BufferBinding {
-            buffer,
-            offset: slot.byte_offset(),
-            size: wgpu::BufferSize::new(slot.byte_size()),
-        }
+        let slot = self.tensor(name)?;
+        Ok(buffer_slice(
+            &self.grads,
+            slot.byte_offset(),
+            slot.byte_size(),
+        ))
     }
 
     /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write
@@ -256,7 +260,14 @@ impl Arena {
         queue: &wgpu::Queue,
         name: &str,
     ) -> Result<Vec<f32>> {
-        Self::read(device, queue, &self.params, self.tensor(name)?)
+        let slot = self.tensor(name)?;
+        read_f32s_blocking(
+            device,
+            queue,
+            &self.params,
+            slot.byte_offset(),
+            slot.byte_size(),
+        )
     }
 
     /// Reads the gradients of tensor `name` back, as [`Arena::read_params`] does.
@@ -266,18 +277,14 @@ impl Arena {
         queue: &wgpu::Queue,
         name: &str,
     ) -> Result<Vec<f32>> {
-        Self::read(device, queue, &self.grads, self.tensor(name)?)
-    }
-
-    fn read(
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        buffer: &wgpu::Buffer,
-        slot: &TensorSlot,
-    ) -> Result<Vec<f32>> {
-        let bytes =
-            read_buffer_blocking(device, queue, buffer, slot.byte_offset(), slot.byte_size())?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        let slot = self.tensor(name)?;
+        read_f32s_blocking(
+            device,
+            queue,
+            &self.grads,
+            slot.byte_offset(),
+            slot.byte_size(),
+        )
     }
 
     /// Records a clear of every gradient to zero into `encoder`.
@@ -295,6 +302,19 @@ impl Arena {
             });
         }
         Ok(slot)
+    }
+}
+
+/// `size` bytes of `buffer` from `offset`, as a binding.
+pub(crate) fn buffer_slice(
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> wgpu::BufferBinding<'_> {
+    wgpu::BufferBinding {
+        buffer,
+        offset,
+        size: wgpu::BufferSize::new(size),
     }
 }
 

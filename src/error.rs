@@ -52,14 +52,16 @@ pub enum Error {
         /// The number of elements passed.
         actual: usize,
     },
-    /// The arena does not fit in one storage binding or buffer of this device.
-    #[error("the arena needs {bytes} bytes but this device allows {limit} per {what}")]
+    /// The arena is larger than a limit: of the device's buffers, of the host's address
+    /// space, or of what the kernels index.
+    #[error("the arena needs {bytes} bytes but the {what} limit is {limit} bytes")]
     ArenaTooLarge {
         /// Bytes the arena needs per buffer.
         bytes: u64,
-        /// The device's limit.
+        /// The limit, in bytes.
         limit: u64,
-        /// Which limit: a buffer, or a storage binding.
+        /// Which limit: "buffer" (`max_buffer_size`), "address space", or "chunk index of
+        /// the kernels".
         what: &'static str,
     },
     /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.

@@ -5,14 +5,14 @@ use std::future::Future;
 
 use wgpu::util::DeviceExt;
 
-use crate::arena::{Arena, ArenaLayout};
+use crate::arena::{buffer_slice, Arena, ArenaLayout};
 use crate::config::AligConfig;
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
-use crate::readback::{read_buffer, read_buffer_blocking};
+use crate::readback::{read_buffer, read_buffer_blocking, read_f32s_blocking};
 use crate::shader_types::{
     AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, FROZEN, GROUP_HAS_MAX_LR,
     OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
@@ -22,6 +22,9 @@ use crate::state::AligState;
 use crate::stats::{StatsSnapshot, StepRecord};
 use crate::work_split::WorkSplit;
 
+/// Largest window the kernels index: 2^31 `vec4`s, so that a grid-stride index plus its
+/// stride stays within `u32` (some backends report a binding limit as large as a buffer).
+const MAX_WINDOW_BYTES: u64 = 1 << 35;
 /// Host losses that can be recorded between two submits (see [`Alig::record_step`]).
 pub const HOST_LOSS_SLOTS: u32 = 256;
 
@@ -103,7 +106,7 @@ impl Alig {
 
         let limits = device.limits();
         let split = WorkSplit::for_device(device);
-        let ranges = layout.windows(limits.max_storage_buffer_binding_size);
+        let ranges = layout.windows(limits.max_storage_buffer_binding_size.min(MAX_WINDOW_BYTES));
         let has_frozen = tensor_groups.iter().any(Option::is_none);
         let specialization = Specialization {
             has_frozen,
@@ -123,15 +126,16 @@ impl Alig {
         let mut uniforms = Vec::with_capacity(ranges.len());
         let mut num_partials = 0u32;
         for (index, range) in ranges.iter().enumerate() {
-            let too_large = || Error::ArenaTooLarge {
-                bytes: layout.byte_size(),
-                limit: u64::from(u32::MAX) * 16,
-                what: "window",
-            };
-            let len_vec4 =
-                u32::try_from((range.end - range.start) / 16).map_err(|_| too_large())?;
+            // The kernels index 64-float chunks with a u32.
+            let chunk_bytes = CHUNK_FLOATS as u64 * 4;
             let chunk_base =
-                u32::try_from(range.start / (CHUNK_FLOATS as u64 * 4)).map_err(|_| too_large())?;
+                u32::try_from(range.start / chunk_bytes).map_err(|_| Error::ArenaTooLarge {
+                    bytes: layout.byte_size(),
+                    limit: u64::from(u32::MAX) * chunk_bytes,
+                    what: "chunk index of the kernels",
+                })?;
+            // At most MAX_WINDOW_BYTES / 16 = 2^31.
+            let len_vec4 = ((range.end - range.start) / 16) as u32;
             let workgroups = split.workgroups(len_vec4);
             let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
             uniforms.push((
@@ -220,12 +224,12 @@ impl Alig {
                 .enumerate()
                 .map(|(index, (range, &(workgroups, _)))| {
                     let uniform =
-                        slice(&uniform_buffer, index as u64 * uniform_stride, uniform_size);
+                        buffer_slice(&uniform_buffer, index as u64 * uniform_stride, uniform_size);
                     let size = range.end - range.start;
-                    let params = slice(arena.params_buffer(), range.start, size);
-                    let grads = slice(arena.grads_buffer(), range.start, size);
+                    let params = buffer_slice(arena.params_buffer(), range.start, size);
+                    let grads = buffer_slice(arena.grads_buffer(), range.start, size);
                     let momentum = match &momentum {
-                        Some(momentum) => slice(momentum, range.start, size),
+                        Some(momentum) => buffer_slice(momentum, range.start, size),
                         None => no_momentum.as_entire_buffer_binding(),
                     };
                     let bind_group =
@@ -268,10 +272,10 @@ impl Alig {
                             ],
                         )
                     };
-                    let project_params = config.max_norm.is_some().then(|| {
+                    let project_params = pipelines.project_params.as_ref().map(|pipeline| {
                         use project_params_binding::*;
                         bind_group(
-                            &pipelines.project_params,
+                            pipeline,
                             "project_params",
                             &[
                                 entry(UNIFORMS, uniform),
@@ -365,8 +369,8 @@ impl Alig {
             pass.set_bind_group(0, &window.alig_update, &[]);
             pass.dispatch_workgroups(window.workgroups, 1, 1);
         }
-        if self.config.max_norm.is_some() {
-            pass.set_pipeline(&self.pipelines.project_params.pipeline);
+        if let Some(project_params) = &self.pipelines.project_params {
+            pass.set_pipeline(&project_params.pipeline);
             for window in &self.windows {
                 if let Some(bind_group) = &window.project_params {
                     pass.set_bind_group(0, bind_group, &[]);
@@ -400,7 +404,7 @@ impl Alig {
         queue: &wgpu::Queue,
     ) -> impl Future<Output = Result<StatsSnapshot>> + Send + 'static {
         let bytes = read_buffer(device, queue, &self.state, 0, self.state.size());
-        async move { Ok(StatsSnapshot::from_state_bytes(&bytes.await?)) }
+        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?)) }
     }
 
     /// [`Alig::read_stats`], waiting for the device.
@@ -425,14 +429,13 @@ impl Alig {
         let Some(momentum) = &self.momentum else {
             return Ok(vec![0.0; slot.len]);
         };
-        let bytes = read_buffer_blocking(
+        read_f32s_blocking(
             device,
             queue,
             momentum,
             slot.byte_offset(),
             slot.byte_size(),
-        )?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        )
     }
 
     /// The momentum buffer (same layout as the arena), when some group uses momentum.
@@ -450,24 +453,13 @@ impl Alig {
     pub fn save_state(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<AligState> {
         let step_state = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
         let momentum = match &self.momentum {
-            Some(momentum) => bytemuck::pod_collect_to_vec(&read_buffer_blocking(
-                device,
-                queue,
-                momentum,
-                0,
-                momentum.size(),
-            )?),
+            Some(momentum) => read_f32s_blocking(device, queue, momentum, 0, momentum.size())?,
             None => Vec::new(),
         };
         Ok(AligState {
             config: self.config,
             groups: self.groups.clone(),
-            tensors: self
-                .layout
-                .tensors()
-                .iter()
-                .map(|t| (t.name.clone(), t.len))
-                .collect(),
+            tensors: tensor_lens(&self.layout),
             step_state,
             momentum,
         })
@@ -482,12 +474,7 @@ impl Alig {
         arena: &Arena,
         state: &AligState,
     ) -> Result<Self> {
-        let tensors: Vec<(String, usize)> = arena
-            .layout()
-            .tensors()
-            .iter()
-            .map(|t| (t.name.clone(), t.len))
-            .collect();
+        let tensors = tensor_lens(arena.layout());
         if tensors != state.tensors {
             return Err(Error::StateMismatch(format!(
                 "saved for {:?}, the arena has {:?}",
@@ -560,12 +547,13 @@ fn entry(binding: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<
     }
 }
 
-fn slice(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_> {
-    wgpu::BufferBinding {
-        buffer,
-        offset,
-        size: wgpu::BufferSize::new(size),
-    }
+/// (name, number of elements) of each tensor: what a saved state must match.
+fn tensor_lens(layout: &ArenaLayout) -> Vec<(String, usize)> {
+    layout
+        .tensors()
+        .iter()
+        .map(|t| (t.name.clone(), t.len))
+        .collect()
 }
 
 fn state_byte_size(capacity: u32) -> u64 {

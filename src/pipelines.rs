@@ -1,5 +1,5 @@
-//! The compute pipelines of the two passes and their bind group layouts, built once per
-//! optimizer with the reduction the device supports.
+//! The compute pipelines of the passes (the third only with projection on) and their bind
+//! group layouts, built once per optimizer with the reduction the device supports.
 
 use crate::error::{catch_gpu_errors, Result};
 use crate::shaders::{Kernel, Reduction, Specialization};
@@ -107,12 +107,13 @@ impl KernelPipeline {
     }
 }
 
-/// The three passes, built for one device.
+/// The passes, built for one device.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub grad_sq_norm: KernelPipeline,
     pub alig_update: KernelPipeline,
-    pub project_params: KernelPipeline,
+    /// Only with projection on.
+    pub project_params: Option<KernelPipeline>,
     pub reduction: Reduction,
 }
 
@@ -169,13 +170,9 @@ impl Pipelines {
                     spec,
                     &update,
                 ),
-                project_params: KernelPipeline::new(
-                    device,
-                    Kernel::ProjectParams,
-                    reduction,
-                    spec,
-                    &project,
-                ),
+                project_params: spec.projection.then(|| {
+                    KernelPipeline::new(device, Kernel::ProjectParams, reduction, spec, &project)
+                }),
                 reduction,
             }
         })

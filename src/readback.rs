@@ -5,24 +5,27 @@ use std::future::Future;
 
 use futures_intrusive::channel::shared::oneshot_channel;
 
-use crate::error::{Error, Result};
+use crate::error::{catch_gpu_errors, Error, Result};
 
 /// Records a copy of `size` bytes of `buffer` at `offset`, submits it, and returns a future of
 /// the bytes. The future completes once the device is polled (by the caller, another thread,
-/// or a later submit) after the copy has run; nothing here blocks.
+/// or a later submit) after the copy has run; nothing here blocks. A staging buffer the
+/// device cannot allocate is an `Err`, not a panic.
 pub(crate) fn read_buffer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     buffer: &wgpu::Buffer,
     offset: u64,
     size: u64,
-) -> impl Future<Output = Result<Vec<u8>>> + Send + 'static {
-    let staging = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("wgpu-alig readback"),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
+) -> Result<impl Future<Output = Result<Vec<u8>>> + Send + 'static> {
+    let staging = catch_gpu_errors(device, || {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu-alig readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    })?;
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
         label: Some("wgpu-alig readback"),
     });
@@ -34,7 +37,7 @@ pub(crate) fn read_buffer(
         // The receiver may be gone if the caller dropped the future; nothing to do then.
         let _ = sender.send(result);
     });
-    async move {
+    Ok(async move {
         match receiver.receive().await {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(Error::Readback(e.to_string())),
@@ -46,7 +49,7 @@ pub(crate) fn read_buffer(
             .to_vec();
         staging.unmap();
         Ok(bytes)
-    }
+    })
 }
 
 /// [`read_buffer`], waiting for the device: for tests, tools and checkpoints, not the
@@ -58,9 +61,21 @@ pub(crate) fn read_buffer_blocking(
     offset: u64,
     size: u64,
 ) -> Result<Vec<u8>> {
-    let bytes = read_buffer(device, queue, buffer, offset, size);
+    let bytes = read_buffer(device, queue, buffer, offset, size)?;
     wait_for_device(device)?;
     pollster::block_on(bytes)
+}
+
+/// [`read_buffer_blocking`] of `f32`s.
+pub(crate) fn read_f32s_blocking(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<f32>> {
+    let bytes = read_buffer_blocking(device, queue, buffer, offset, size)?;
+    Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
 /// Blocks until the device has finished all submitted work.

@@ -13,7 +13,8 @@ use crate::stats::StepFlags;
 /// The step size the kernels would compute, in f64.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepSize {
-    /// `max(0, loss - f_star) / (c ||g||^2 + eps)` (0 when skipped).
+    /// `max(0, loss - f_star) / (c ||g||^2 + eps)` (0 when skipped, except for a skip
+    /// because it overflows, which keeps it).
     pub gamma_hat: f64,
     /// The step size of the first parameter group (0 when skipped).
     pub gamma: f64,
@@ -203,7 +204,7 @@ impl AligReference {
         let (gamma_hat, mut flags) = step_size(&self.config, unbounded, loss, norm, finite);
         self.steps = self.steps.wrapping_add(1);
         if flags.skipped() {
-            self.skipped += 1;
+            self.skipped = self.skipped.wrapping_add(1);
             return Ok(StepSize {
                 gamma_hat,
                 gamma: 0.0,

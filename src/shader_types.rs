@@ -1,5 +1,6 @@
 //! Host twins of the structs and constants in `shaders/common.wgsl`. Each `#[repr(C)]` struct
-//! here mirrors the WGSL struct of the same name; `tests/shaders.rs` checks sizes and values.
+//! here mirrors the WGSL struct of the same name; the unit test below checks sizes, offsets
+//! and values against the WGSL through naga.
 
 use bytemuck::{Pod, Zeroable};
 

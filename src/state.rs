@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
 use crate::groups::ParamGroup;
+use crate::shader_types::StepStateHeader;
 
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
 const VERSION: u32 = 1;
@@ -34,8 +35,10 @@ impl AligState {
     /// Steps recorded before the snapshot.
     pub fn steps(&self) -> u32 {
         self.step_state
-            .get(4..8)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .get(..std::mem::size_of::<StepStateHeader>())
+            .map_or(0, |header| {
+                bytemuck::pod_read_unaligned::<StepStateHeader>(header).steps
+            })
     }
 
     /// Encodes the state.
@@ -224,7 +227,8 @@ mod tests {
             config,
             groups: vec![ParamGroup::new(&["w"], &config).with_max_lr(None)],
             tensors: vec![("w".into(), 3), ("frozen".into(), 1)],
-            step_state: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            // A header (loss, steps, skipped, padding) and no records.
+            step_state: (1..=16).collect(),
             momentum: vec![0.5, -1.0, 2.0],
         }
     }

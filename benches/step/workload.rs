@@ -2,7 +2,7 @@
 //! crate's arena and optimizer (or, where the crate refuses the size, plain buffers of the
 //! same layout so that the baselines still run).
 
-use wgpu_alig::{Alig, AligConfig, Arena, ArenaLayout, Error};
+use wgpu_alig::{Alig, AligConfig, Arena, ArenaLayout};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RowSpec {
@@ -76,20 +76,14 @@ impl Workload {
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, spec: RowSpec) -> Self {
         let tensors = spec.tensor_list();
         let named: Vec<(&str, usize)> = tensors.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-        let alignment = device.limits().min_storage_buffer_offset_alignment.into();
+        let alignment = device.limits().min_storage_buffer_offset_alignment;
         let layout = ArenaLayout::new(&named, alignment).expect("valid layout");
         let fused = Arena::new(device, &named)
             .and_then(|arena| {
                 let alig = Alig::new(device, &arena, spec.config())?;
                 Ok(Fused { arena, alig })
             })
-            .map_err(|e| match e {
-                Error::ArenaTooLarge {
-                    what: "storage binding",
-                    ..
-                } => "n/a (arena larger than one binding)".to_string(),
-                other => format!("n/a ({other})"),
-            });
+            .map_err(|e| format!("n/a ({e})"));
         let stand_in = match &fused {
             Ok(_) => None,
             Err(_) => StandIn::new(device, layout.byte_size(), spec.momentum),
