@@ -13,6 +13,9 @@ use wgpu_alig::{Alig, AligConfig, Arena, Gpu, Loss};
 const NUM_SAMPLES: usize = 512;
 const NUM_FEATURES: usize = 32;
 const STEPS: usize = 40;
+// The kernel keeps the residuals in workgroup memory (MAX_SAMPLES in least_squares.wgsl) and
+// gives each weight, the bias and the loss a thread of its one workgroup (THREADS there).
+const _: () = assert!(NUM_SAMPLES <= 1024 && NUM_FEATURES + 2 <= 256);
 
 /// A small deterministic generator so that every run sees the same problem.
 fn pseudo_random(seed: &mut u64) -> f32 {

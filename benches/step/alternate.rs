@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::options::Options;
-use crate::timer::Sample;
+use crate::timer::{median, Sample};
 
 /// The median time of each of `count` variants and the repetitions run; `run(k)` runs
 /// variant `k` once. One untimed round first warms up and sizes the repetitions.
@@ -22,12 +22,6 @@ pub fn alternating_medians(
             times[k].push(run(k).time());
         }
     }
-    let medians = times
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            t[t.len() / 2]
-        })
-        .collect();
+    let medians = times.into_iter().map(median).collect();
     (medians, reps)
 }

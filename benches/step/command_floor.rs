@@ -3,9 +3,7 @@
 //! dispatches whose bind groups have as many buffers as the step's two passes, finish,
 //! submit). The crate's step cannot cost the host less than this.
 
-use std::time::{Duration, Instant};
-
-use crate::cpu_time::thread_cpu_time;
+use crate::cpu_time::HostTimes;
 use crate::kernel::{Access, Kernel};
 use crate::timer::wait_idle;
 
@@ -29,20 +27,6 @@ pub struct CommandFloor {
     passes: Vec<(Kernel, wgpu::BindGroup)>,
     scalar: wgpu::Buffer,
     storage: Vec<wgpu::Buffer>,
-}
-
-/// Per-step host times on an idle device: wall, and the thread's CPU time where it has one.
-#[derive(Default)]
-pub struct FloorTimes {
-    pub wall: Vec<Duration>,
-    pub cpu: Vec<Duration>,
-}
-
-impl FloorTimes {
-    pub fn append(&mut self, mut other: Self) {
-        self.wall.append(&mut other.wall);
-        self.cpu.append(&mut other.cpu);
-    }
 }
 
 impl CommandFloor {
@@ -87,15 +71,9 @@ impl CommandFloor {
         }
     }
 
-    /// `steps` steps, each waited for outside the timed region.
-    pub fn times(&self, device: &wgpu::Device, queue: &wgpu::Queue, steps: usize) -> FloorTimes {
-        let mut times = FloorTimes {
-            wall: Vec::with_capacity(steps),
-            cpu: Vec::with_capacity(steps),
-        };
-        for _ in 0..steps {
-            let cpu_start = thread_cpu_time();
-            let start = Instant::now();
+    /// One step into `times`, waited for outside the timed region.
+    pub fn time(&self, device: &wgpu::Device, queue: &wgpu::Queue, times: &mut HostTimes) {
+        times.time(|| {
             queue.write_buffer(&self.scalar, 0, &1f32.to_ne_bytes());
             let mut encoder = device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&self.scalar, 0, &self.storage[0], 0, 4);
@@ -108,12 +86,7 @@ impl CommandFloor {
                 }
             }
             queue.submit([encoder.finish()]);
-            times.wall.push(start.elapsed());
-            if let (Some(begin), Some(end)) = (cpu_start, thread_cpu_time()) {
-                times.cpu.push(end.saturating_sub(begin));
-            }
-            wait_idle(device);
-        }
-        times
+        });
+        wait_idle(device);
     }
 }

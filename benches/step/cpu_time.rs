@@ -2,7 +2,7 @@
 //! spends blocked (a CPU driver such as lavapipe may block `queue.submit` while it runs
 //! earlier work, which is not host cost).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The calling thread's CPU time so far; `None` where the platform has no such clock here.
 #[cfg(unix)]
@@ -19,4 +19,25 @@ pub fn thread_cpu_time() -> Option<Duration> {
 #[cfg(not(unix))]
 pub fn thread_cpu_time() -> Option<Duration> {
     None
+}
+
+/// Per-step host times: wall, and the thread's CPU time where the platform has the clock.
+#[derive(Default)]
+pub struct HostTimes {
+    pub wall: Vec<Duration>,
+    pub cpu: Vec<Duration>,
+}
+
+impl HostTimes {
+    /// Runs `work` and records its wall and CPU time.
+    pub fn time<R>(&mut self, work: impl FnOnce() -> R) -> R {
+        let cpu_start = thread_cpu_time();
+        let start = Instant::now();
+        let out = work();
+        self.wall.push(start.elapsed());
+        if let (Some(begin), Some(end)) = (cpu_start, thread_cpu_time()) {
+            self.cpu.push(end.saturating_sub(begin));
+        }
+        out
+    }
 }

@@ -41,6 +41,8 @@ pub fn print(gpu: &Gpu, timer: &Timer, options: &Options) {
         "  roof      streaming kernels moving exactly the step's bytes with no arithmetic to speak"
     );
     println!("            of, same pass/dispatch structure and workgroup count: the roofline");
+    println!("            (the step also reads pass 1's partials in every workgroup of pass 2:");
+    println!("            8 B x workgroups^2, cache-resident, not counted in the traffic below)");
     println!(
         "  copy      copy_buffer_to_buffer of half the step's bytes (read + written = the step's)"
     );

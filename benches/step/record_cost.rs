@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use wgpu_alig::Loss;
 
-use crate::command_floor::{CommandFloor, FloorTimes};
-use crate::cpu_time::thread_cpu_time;
+use crate::command_floor::CommandFloor;
+use crate::cpu_time::HostTimes;
 use crate::fused_step::BENCH_LOSS;
 use crate::naive::Naive;
 use crate::table::micros;
-use crate::timer::{wait_idle, Timer};
+use crate::timer::{median, wait_idle, Timer};
 use crate::workload::{Fused, RowSpec, Workload};
 
 /// Steps submitted between two waits in the pipelined measurement.
@@ -29,13 +29,9 @@ pub struct HostCost {
 
 impl HostCost {
     /// `None` for no times (a clock this platform lacks).
-    pub fn of(mut times: Vec<Duration>) -> Option<Self> {
-        if times.is_empty() {
-            return None;
-        }
-        times.sort();
-        Some(Self {
-            median: times[times.len() / 2],
+    pub fn of(times: Vec<Duration>) -> Option<Self> {
+        (!times.is_empty()).then(|| Self {
+            median: median(times),
         })
     }
 }
@@ -57,55 +53,40 @@ pub struct RecordCostRow {
     pub floor_cpu: Option<HostCost>,
 }
 
-/// Per-step host times of a run of steps.
+/// Host times of steps: encoder to submit, and `record_step` alone (wall).
 #[derive(Default)]
-struct HostTimes {
-    /// Encoder to submit, wall.
-    wall: Vec<Duration>,
-    /// Encoder to submit, the thread's CPU time (empty without the clock).
-    cpu: Vec<Duration>,
-    /// `record_step` alone, wall.
+struct StepTimes {
+    host: HostTimes,
     record: Vec<Duration>,
 }
 
-impl HostTimes {
-    fn append(&mut self, mut other: Self) {
-        self.wall.append(&mut other.wall);
-        self.cpu.append(&mut other.cpu);
-        self.record.append(&mut other.record);
-    }
-}
-
-/// Host times of `steps` steps, with a wait (untimed) every `depth` steps.
-fn fused_record_times(
+/// `steps` steps into `times`, with a wait (untimed) every `depth` steps.
+fn time_steps(
     fused: &mut Fused,
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     steps: usize,
     depth: usize,
-) -> HostTimes {
-    let mut times = HostTimes::default();
+    times: &mut StepTimes,
+) {
     for i in 0..steps {
-        let cpu_start = thread_cpu_time();
-        let start = Instant::now();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        let record_start = Instant::now();
-        fused
-            .alig
-            .record_step(&mut encoder, queue, Loss::Host(BENCH_LOSS))
-            .expect("record the step");
-        times.record.push(record_start.elapsed());
-        queue.submit([encoder.finish()]);
-        times.wall.push(start.elapsed());
-        if let (Some(begin), Some(end)) = (cpu_start, thread_cpu_time()) {
-            times.cpu.push(end.saturating_sub(begin));
-        }
+        let record = times.host.time(|| {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            let record_start = Instant::now();
+            fused
+                .alig
+                .record_step(&mut encoder, queue, Loss::Host(BENCH_LOSS))
+                .expect("record the step");
+            let record = record_start.elapsed();
+            queue.submit([encoder.finish()]);
+            record
+        });
+        times.record.push(record);
         if (i + 1) % depth == 0 {
             wait_idle(device);
         }
     }
     wait_idle(device);
-    times
 }
 
 /// Measures and prints the host cost for 1 and 1000 tensors.
@@ -132,14 +113,23 @@ pub fn run_section(
             println!("{tensors:>7} | n/a");
             continue;
         };
-        fused_record_times(fused, device, queue, steps / 10, PIPELINE_DEPTH);
-        let pipelined = fused_record_times(fused, device, queue, steps, PIPELINE_DEPTH);
+        let mut warmup = StepTimes::default();
+        time_steps(
+            fused,
+            device,
+            queue,
+            steps / 10,
+            PIPELINE_DEPTH,
+            &mut warmup,
+        );
+        let mut pipelined = StepTimes::default();
+        time_steps(fused, device, queue, steps, PIPELINE_DEPTH, &mut pipelined);
         // The step and the floor alternate, so that the host's drift hits both alike.
-        let mut idle = HostTimes::default();
-        let mut floor_times = FloorTimes::default();
+        let mut idle = StepTimes::default();
+        let mut floor_times = HostTimes::default();
         for _ in 0..steps / 4 {
-            idle.append(fused_record_times(fused, device, queue, 1, 1));
-            floor_times.append(floor.times(device, queue, 1));
+            time_steps(fused, device, queue, 1, 1, &mut idle);
+            floor.time(device, queue, &mut floor_times);
         }
         let naive_wall = naive.and_then(|naive| {
             HostCost::of(
@@ -154,10 +144,10 @@ pub fn run_section(
         let row = RecordCostRow {
             tensors,
             record_only: HostCost::of(pipelined.record).expect("timed steps"),
-            pipelined_wall: HostCost::of(pipelined.wall).expect("timed steps"),
-            pipelined_cpu: HostCost::of(pipelined.cpu),
-            idle_wall: HostCost::of(idle.wall).expect("timed steps"),
-            idle_cpu: HostCost::of(idle.cpu),
+            pipelined_wall: HostCost::of(pipelined.host.wall).expect("timed steps"),
+            pipelined_cpu: HostCost::of(pipelined.host.cpu),
+            idle_wall: HostCost::of(idle.host.wall).expect("timed steps"),
+            idle_cpu: HostCost::of(idle.host.cpu),
             naive_wall,
             floor_wall: HostCost::of(floor_times.wall).expect("timed steps"),
             floor_cpu: HostCost::of(floor_times.cpu),

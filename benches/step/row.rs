@@ -9,7 +9,7 @@ use crate::fused_step;
 use crate::naive::Naive;
 use crate::options::Options;
 use crate::streaming::Streaming;
-use crate::timer::{Sample, Timer};
+use crate::timer::{median, Sample, Timer};
 use crate::workload::{RowSpec, Workload};
 
 const WARMUP_ROUNDS: usize = 2;
@@ -124,10 +124,6 @@ fn outcome<T>(variant: &Result<T, String>, samples: Vec<Sample>) -> Outcome {
 }
 
 fn medians(samples: Vec<Sample>) -> Measured {
-    let median = |mut values: Vec<Duration>| {
-        values.sort();
-        values[values.len() / 2]
-    };
     let gpu = samples
         .iter()
         .map(|s| s.gpu)

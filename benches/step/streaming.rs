@@ -73,18 +73,8 @@ impl Streaming {
         bytes: u64,
         variant: Variant,
     ) -> Self {
-        let (read_entry, momentum_entry) = variant.entry_points();
-        Self::build(device, buffers, bytes, read_entry, momentum_entry)
-    }
-
-    fn build(
-        device: &wgpu::Device,
-        buffers: Buffers<'_>,
-        bytes: u64,
-        read_entry: &str,
-        momentum_entry: &str,
-    ) -> Self {
         use Access::*;
+        let (read_entry, momentum_entry) = variant.entry_points();
         let read = Kernel::new(device, READ_WGSL, read_entry, &[(0, Read), (1, ReadWrite)]);
         let update = match buffers.momentum {
             None => Kernel::new(

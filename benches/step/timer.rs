@@ -148,6 +148,12 @@ impl Timer {
     }
 }
 
+/// The median of `times` (the upper one of an even count; the runs are odd).
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 /// Blocks until the device has run everything submitted.
 pub fn wait_idle(device: &wgpu::Device) {
     device
