@@ -16,7 +16,9 @@ to the recorded values:
                    if ||w|| > max_norm then w <- w * max_norm/||w||
 
 Tensors in no group are frozen and must never change.  Every ``params_after`` value
-must agree with the replay within TOLERANCE, relative to max(|value|, 1).
+must agree with the replay within TOLERANCE, relative to max(|value|, 1).  Every recorded
+array must have exactly its tensor's length, and every recorded and replayed value must be
+finite: a NaN would compare false against the tolerance and pass unseen.
 
 Needs only Python 3 and numpy; run from the repo root:
 
@@ -37,6 +39,20 @@ TOLERANCE = 1e-5
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
+class BadFixture(ValueError):
+    """A fixture that fails before the tolerance: a wrong shape, a non-finite value, a changed frozen tensor."""
+
+
+def finite_array(values, length: int, what: str) -> np.ndarray:
+    """``values`` as float64, refused unless exactly ``length`` long and all finite."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (length,):
+        raise BadFixture(f"{what}: shape {array.shape}, expected ({length},)")
+    if not np.isfinite(array).all():
+        raise BadFixture(f"{what}: non-finite value at index {int(np.argmin(np.isfinite(array)))}")
+    return array
+
+
 def replay(doc: dict) -> tuple[float, int, int]:
     """Return (max relative error, index of the worst step, number of steps)."""
     cfg = doc["config"]
@@ -47,18 +63,25 @@ def replay(doc: dict) -> tuple[float, int, int]:
     groups = doc["groups"]
     trained = [n for g in groups for n in g["tensors"]]
     if len(set(trained)) != len(trained):
-        raise ValueError("a tensor is in two groups")
+        raise BadFixture("a tensor is in two groups")
     frozen = [n for n in sizes if n not in trained]
 
-    w = {n: np.asarray(doc["initial_params"][n], dtype=np.float64) for n in sizes}
-    for n in sizes:
-        assert w[n].shape == (sizes[n],), n
+    if not doc["steps"]:
+        raise BadFixture("no steps")
+    if set(doc["initial_params"]) != set(sizes):
+        raise BadFixture(f"initial_params for {sorted(doc['initial_params'])}, tensors {sorted(sizes)}")
+    initial = {n: finite_array(doc["initial_params"][n], sizes[n], f"initial_params[{n}]") for n in sizes}
+    w = {n: initial[n].copy() for n in sizes}
     z = {n: np.zeros(sizes[n]) for n in trained}
 
     worst, worst_step = 0.0, -1
     for i, step in enumerate(doc["steps"]):
         loss = float(step["loss"])
-        g = {n: np.asarray(step["grads"][n], dtype=np.float64) for n in trained}
+        if not np.isfinite(loss):
+            raise BadFixture(f"step {i}: loss {loss}")
+        if set(step["params_after"]) != set(sizes):
+            raise BadFixture(f"step {i}: params_after for {sorted(step['params_after'])}, tensors {sorted(sizes)}")
+        g = {n: finite_array(step["grads"][n], sizes[n], f"step {i}: grads[{n}]") for n in trained}
         sq_norm = sum(float(np.dot(g[n], g[n])) for n in trained)
         gamma_hat = max(0.0, loss) / (sq_norm + eps)
         for grp in groups:
@@ -81,9 +104,10 @@ def replay(doc: dict) -> tuple[float, int, int]:
                     w[n] = w[n] * (max_norm / norm)
 
         for n in sizes:
-            got = np.asarray(step["params_after"][n], dtype=np.float64)
-            if n in frozen and not np.array_equal(got, np.asarray(doc["initial_params"][n], dtype=np.float64)):
-                raise AssertionError(f"step {i}: frozen tensor {n} changed")
+            got = finite_array(step["params_after"][n], sizes[n], f"step {i}: params_after[{n}]")
+            finite_array(w[n], sizes[n], f"step {i}: replayed {n}")
+            if n in frozen and not np.array_equal(got, initial[n]):
+                raise BadFixture(f"step {i}: frozen tensor {n} changed")
             rel = np.abs(got - w[n]) / np.maximum(np.abs(got), 1.0)
             if rel.size and rel.max() > worst:
                 worst, worst_step = float(rel.max()), i
@@ -98,7 +122,12 @@ def main(argv: list[str]) -> int:
     failed = 0
     for path in files:
         doc = json.loads(path.read_text())
-        worst, worst_step, steps = replay(doc)
+        try:
+            worst, worst_step, steps = replay(doc)
+        except BadFixture as e:
+            failed += 1
+            print(f"FAIL {doc['case']:24s} {e}")
+            continue
         ok = worst <= TOLERANCE
         failed += not ok
         print(

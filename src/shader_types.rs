@@ -109,69 +109,99 @@ mod tests {
         }
     }
 
+    /// Asserts that the WGSL struct `name` has exactly the `host` members, in order and at
+    /// the same byte offsets, and is `size` bytes when given.
+    fn assert_layout(
+        module: &naga::Module,
+        name: &str,
+        size: Option<usize>,
+        host: &[(&str, usize)],
+    ) {
+        let (wgsl_size, members) = wgsl_struct(module, name);
+        let wgsl: Vec<(&str, usize)> = members
+            .iter()
+            .map(|(member, offset)| (member.as_str(), *offset as usize))
+            .collect();
+        assert_eq!(wgsl, host, "{name}: members and offsets");
+        if let Some(size) = size {
+            assert_eq!(wgsl_size as usize, size, "{name}: size");
+        }
+    }
+
     #[test]
     fn struct_sizes_and_offsets_match_wgsl() {
+        use std::mem::{offset_of, size_of};
         let module = common();
-        let (size, members) = wgsl_struct(&module, "AligUniforms");
-        assert_eq!(size as usize, std::mem::size_of::<AligUniforms>());
-        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
-        assert_eq!(
-            offset("max_norm"),
-            std::mem::offset_of!(AligUniforms, max_norm)
+        assert_layout(
+            &module,
+            "AligUniforms",
+            Some(size_of::<AligUniforms>()),
+            &[
+                ("eps", offset_of!(AligUniforms, eps)),
+                ("f_star", offset_of!(AligUniforms, f_star)),
+                ("c", offset_of!(AligUniforms, c)),
+                ("max_norm", offset_of!(AligUniforms, max_norm)),
+                ("options", offset_of!(AligUniforms, options)),
+                ("len_vec4", offset_of!(AligUniforms, len_vec4)),
+                ("num_partials", offset_of!(AligUniforms, num_partials)),
+                ("stats_capacity", offset_of!(AligUniforms, stats_capacity)),
+                ("partial_base", offset_of!(AligUniforms, partial_base)),
+                ("chunk_base", offset_of!(AligUniforms, chunk_base)),
+                // One array on the host, two words in WGSL: an array in a uniform block
+                // needs a 16-byte stride.
+                ("_pad0", offset_of!(AligUniforms, _pad)),
+                ("_pad1", offset_of!(AligUniforms, _pad) + size_of::<u32>()),
+            ],
         );
-        assert_eq!(
-            offset("options"),
-            std::mem::offset_of!(AligUniforms, options)
+        assert_layout(
+            &module,
+            "GroupParams",
+            Some(size_of::<GroupParams>()),
+            &[
+                ("max_lr", offset_of!(GroupParams, max_lr)),
+                ("momentum", offset_of!(GroupParams, momentum)),
+                ("options", offset_of!(GroupParams, options)),
+                ("_pad", offset_of!(GroupParams, _pad)),
+            ],
         );
-        assert_eq!(
-            offset("len_vec4"),
-            std::mem::offset_of!(AligUniforms, len_vec4)
+        assert_layout(
+            &module,
+            "Partial",
+            Some(size_of::<Partial>()),
+            &[
+                ("sq_sum", offset_of!(Partial, sq_sum)),
+                ("max_abs_bits", offset_of!(Partial, max_abs_bits)),
+            ],
         );
-        assert_eq!(
-            offset("num_partials"),
-            std::mem::offset_of!(AligUniforms, num_partials)
+        assert_layout(
+            &module,
+            "StepRecord",
+            Some(size_of::<StepRecord>()),
+            &[
+                ("step", offset_of!(StepRecord, step)),
+                ("flags", offset_of!(StepRecord, flags)),
+                ("loss", offset_of!(StepRecord, loss)),
+                ("grad_sq_norm", offset_of!(StepRecord, grad_sq_norm)),
+                ("gamma_hat", offset_of!(StepRecord, gamma_hat)),
+                ("gamma", offset_of!(StepRecord, gamma)),
+                ("param_sq_norm", offset_of!(StepRecord, param_sq_norm)),
+                ("_reserved", offset_of!(StepRecord, _reserved)),
+            ],
         );
-        assert_eq!(
-            offset("stats_capacity"),
-            std::mem::offset_of!(AligUniforms, stats_capacity)
+        // The header is the head of StepState, and the ring starts right after it. StepState
+        // ends in a runtime-sized array, so it has no size to compare.
+        assert_layout(
+            &module,
+            "StepState",
+            None,
+            &[
+                ("loss", offset_of!(StepStateHeader, loss)),
+                ("steps", offset_of!(StepStateHeader, steps)),
+                ("skipped", offset_of!(StepStateHeader, skipped)),
+                ("_pad", offset_of!(StepStateHeader, _pad)),
+                ("records", size_of::<StepStateHeader>()),
+            ],
         );
-        assert_eq!(
-            offset("partial_base"),
-            std::mem::offset_of!(AligUniforms, partial_base)
-        );
-        assert_eq!(
-            offset("chunk_base"),
-            std::mem::offset_of!(AligUniforms, chunk_base)
-        );
-
-        let (size, members) = wgsl_struct(&module, "GroupParams");
-        assert_eq!(size as usize, std::mem::size_of::<GroupParams>());
-        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
-        assert_eq!(
-            offset("momentum"),
-            std::mem::offset_of!(GroupParams, momentum)
-        );
-        assert_eq!(
-            offset("options"),
-            std::mem::offset_of!(GroupParams, options)
-        );
-
-        let (size, _) = wgsl_struct(&module, "Partial");
-        assert_eq!(size as usize, std::mem::size_of::<Partial>());
-
-        let (size, members) = wgsl_struct(&module, "StepRecord");
-        assert_eq!(size as usize, std::mem::size_of::<StepRecord>());
-        let offset = |name: &str| members.iter().find(|m| m.0 == name).unwrap().1 as usize;
-        assert_eq!(offset("gamma"), std::mem::offset_of!(StepRecord, gamma));
-        assert_eq!(
-            offset("grad_sq_norm"),
-            std::mem::offset_of!(StepRecord, grad_sq_norm)
-        );
-
-        // The ring starts right after the header the host parses.
-        let (_, members) = wgsl_struct(&module, "StepState");
-        let records = members.iter().find(|m| m.0 == "records").unwrap().1 as usize;
-        assert_eq!(records, std::mem::size_of::<StepStateHeader>());
     }
 
     #[test]

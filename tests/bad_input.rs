@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, step_and_record, Rng};
+use common::{bits, gpu, step_and_record, Rng};
 use wgpu::util::DeviceExt;
 use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, StepFlags};
 
@@ -39,16 +39,9 @@ fn set_grads(gpu: &Gpu, arena: &Arena, rng: &mut Rng, poison: Option<f32>) {
     }
 }
 
-/// Parameters and momentum of every tensor, as bits.
+/// Parameters and momentum of every tensor of [`SIZES`], as bits.
 fn state_bits(gpu: &Gpu, arena: &Arena, alig: &Alig) -> Vec<Vec<u32>> {
-    let mut bits = Vec::new();
-    for (name, _) in SIZES {
-        let params = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
-        let momentum = alig.read_momentum(&gpu.device, &gpu.queue, name).unwrap();
-        bits.push(params.iter().map(|v| v.to_bits()).collect());
-        bits.push(momentum.iter().map(|v| v.to_bits()).collect());
-    }
-    bits
+    common::state_bits(gpu, arena, alig, &SIZES.map(|(name, _)| name))
 }
 
 #[test]
@@ -56,15 +49,16 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
     let gpu = gpu();
     let (arena, mut alig) = warmed_up(&gpu, AligConfig::paper(0.1));
     let before = state_bits(&gpu, &arena, &alig);
-    let nan_loss = gpu
+    // Non-finite losses at non-zero offsets of a loss buffer.
+    let gpu_losses = gpu
         .device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
-            contents: bytemuck::cast_slice(&[0.0f32, f32::NAN]),
+            contents: bytemuck::cast_slice(&[0.0f32, f32::NAN, f32::INFINITY]),
             usage: wgpu::BufferUsages::COPY_SRC,
         });
     let mut rng = Rng::new(9);
-    let cases: [(&str, Loss, Option<f32>, StepFlags); 7] = [
+    let cases: [(&str, Loss, Option<f32>, StepFlags); 9] = [
         (
             "NaN host loss",
             Loss::Host(f32::NAN),
@@ -86,8 +80,17 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
         (
             "NaN GPU loss",
             Loss::Buffer {
-                buffer: &nan_loss,
+                buffer: &gpu_losses,
                 offset: 4,
+            },
+            None,
+            StepFlags::SKIPPED_LOSS,
+        ),
+        (
+            "+inf GPU loss",
+            Loss::Buffer {
+                buffer: &gpu_losses,
+                offset: 8,
             },
             None,
             StepFlags::SKIPPED_LOSS,
@@ -96,6 +99,12 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
             "NaN gradient",
             Loss::Host(0.5),
             Some(f32::NAN),
+            StepFlags::SKIPPED_GRAD,
+        ),
+        (
+            "+inf gradient",
+            Loss::Host(0.5),
+            Some(f32::INFINITY),
             StepFlags::SKIPPED_GRAD,
         ),
         (
@@ -111,14 +120,11 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
             StepFlags::SKIPPED_NORM_OVERFLOW,
         ),
     ];
-    for (what, loss, poison, flag) in cases {
+    // Every other input is valid, so the one skip reason is the only flag.
+    for (what, loss, poison, flags) in cases {
         set_grads(&gpu, &arena, &mut rng, poison);
         let record = step_and_record(&gpu, &mut alig, loss);
-        assert!(
-            record.flags.intersects(flag),
-            "{what}: flags {:?}",
-            record.flags
-        );
+        assert_eq!(record.flags, flags, "{what}");
         assert!(record.flags.skipped(), "{what}");
         assert_eq!(record.gamma, 0.0, "{what}");
         assert_eq!(
@@ -128,7 +134,7 @@ fn non_finite_losses_and_gradients_skip_the_step_and_keep_the_state() {
         );
     }
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
-    assert_eq!((stats.steps, stats.skipped), (10, 7));
+    assert_eq!((stats.steps, stats.skipped), (12, 9));
 
     // The optimizer is not stuck: the next good step moves the parameters.
     set_grads(&gpu, &arena, &mut rng, None);
@@ -166,22 +172,52 @@ fn a_loss_at_or_below_the_floor_gives_no_ascent() {
 #[test]
 fn a_step_size_beyond_f32_is_skipped_without_max_lr_and_clipped_with_it() {
     let gpu = gpu();
-    for (max_lr, flag) in [
-        (None, StepFlags::SKIPPED_STEP_OVERFLOW),
-        (Some(0.5), StepFlags::CLIPPED),
-    ] {
-        let config = AligConfig {
-            eps: 0.0,
-            max_lr,
-            ..AligConfig::default()
-        };
-        let arena = Arena::new(&gpu.device, &[("w", 1)]).unwrap();
-        let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
-        // ||g||^2 = 4e-38 (a normal f32), so 100 / ||g||^2 = 2.5e39 > f32::MAX.
-        arena.write_grads(&gpu.queue, "w", &[2e-19]).unwrap();
-        let record = step_and_record(&gpu, &mut alig, Loss::Host(100.0));
-        assert_eq!(record.flags, flag, "max_lr {max_lr:?}");
-    }
+    // ||g||^2 = 4e-38 (a normal f32), so 100 / ||g||^2 = 2.5e39 > f32::MAX.
+    let (w, g, loss) = (3e-19f32, 2e-19f32, Loss::Host(100.0));
+
+    // Without max_lr: skipped, after an ordinary first step that leaves non-zero momentum.
+    let config = AligConfig {
+        eps: 0.0,
+        momentum: 0.9,
+        ..AligConfig::default()
+    };
+    let arena = Arena::new(&gpu.device, &[("w", 1)]).unwrap();
+    arena.write_params(&gpu.queue, "w", &[w]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[1.0]).unwrap();
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    alig.step(&gpu.device, &gpu.queue, Loss::Host(0.5)).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[g]).unwrap();
+    let before = common::state_bits(&gpu, &arena, &alig, &["w"]);
+    assert_ne!(before[1], bits(&[0.0]), "the first step left no momentum");
+    let record = step_and_record(&gpu, &mut alig, loss);
+    assert_eq!(record.flags, StepFlags::SKIPPED_STEP_OVERFLOW);
+    assert_eq!(record.gamma, 0.0);
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!((stats.steps, stats.skipped), (2, 1));
+    assert_eq!(
+        common::state_bits(&gpu, &arena, &alig, &["w"]),
+        before,
+        "the skipped step changed the state"
+    );
+
+    // With max_lr: clipped to it, and the step taken.
+    let max_lr = 0.5;
+    let config = AligConfig {
+        eps: 0.0,
+        max_lr: Some(max_lr),
+        ..AligConfig::default()
+    };
+    let arena = Arena::new(&gpu.device, &[("w", 1)]).unwrap();
+    arena.write_params(&gpu.queue, "w", &[w]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[g]).unwrap();
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let record = step_and_record(&gpu, &mut alig, loss);
+    assert_eq!(record.flags, StepFlags::CLIPPED);
+    assert_eq!(record.gamma, max_lr);
+    // Without momentum w <- w - max_lr * g, where max_lr * g is exact (max_lr is a power of
+    // two): one rounding, the same on any GPU.
+    let params = arena.read_params(&gpu.device, &gpu.queue, "w").unwrap();
+    assert_eq!(bits(&params), bits(&[w - max_lr * g]));
 }
 
 #[test]

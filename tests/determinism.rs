@@ -4,51 +4,67 @@
 mod common;
 
 use common::{gpu, gpu_with, run_against_reference, Run};
-use wgpu_alig::{AligConfig, GpuRequest};
+use wgpu_alig::{AligConfig, Gpu, GpuRequest};
 
-fn bits(run: &Run) -> (Vec<Vec<u32>>, Vec<[u32; 6]>) {
-    let state = run
-        .params
-        .iter()
-        .chain(&run.momentum)
-        .map(|v| v.iter().map(|x| x.to_bits()).collect())
-        .collect();
-    let records = run
-        .stats
-        .records
-        .iter()
-        .map(|r| {
-            [
-                r.step,
-                r.flags.0,
-                r.loss.to_bits(),
-                r.grad_sq_norm.to_bits(),
-                r.gamma_hat.to_bits(),
-                r.gamma.to_bits(),
-            ]
-        })
-        .collect();
-    (state, records)
+const SIZES: [usize; 3] = [300_000, 4097, 3];
+
+/// ||w|| starts near sqrt(304_100 / 3) ~ 318: a radius of 100 projects from the first step.
+const MAX_NORM: f32 = 100.0;
+
+fn configs() -> [AligConfig; 2] {
+    [
+        AligConfig::paper(0.05),
+        AligConfig {
+            max_norm: Some(MAX_NORM),
+            ..AligConfig::paper(0.05)
+        },
+    ]
+}
+
+/// Parameters, momentum, counters and every byte of every step record.
+fn bits(run: &Run) -> (Vec<Vec<u32>>, u32, u32, Vec<u8>) {
+    (
+        run.state_bits(),
+        run.stats.steps,
+        run.stats.skipped,
+        bytemuck::cast_slice(&run.stats.records).to_vec(),
+    )
+}
+
+/// Runs each config twice with the same seed and compares the runs bit for bit.
+fn assert_runs_repeat(gpu: &Gpu, seed: u64, windowed: bool) {
+    for config in configs() {
+        let first = run_against_reference(gpu, &SIZES, config, 50, seed);
+        let second = run_against_reference(gpu, &SIZES, config, 50, seed);
+        assert_eq!(first.stats.records.len(), 50, "{config:?}");
+        // One dispatch per pass and window: two passes, three with projection.
+        let passes = if config.max_norm.is_some() { 3 } else { 2 };
+        assert_eq!(
+            first.dispatches_per_step > passes,
+            windowed,
+            "{config:?}: {} dispatches per step",
+            first.dispatches_per_step
+        );
+        if config.max_norm.is_some() {
+            assert!(
+                first.stats.records[0].param_sq_norm > MAX_NORM * MAX_NORM,
+                "{config:?}: the first step does not project"
+            );
+        }
+        assert_eq!(bits(&first), bits(&second), "{config:?}");
+    }
 }
 
 #[test]
 fn fifty_steps_twice_are_bit_identical() {
-    let sizes = [300_000, 4097, 3];
-    let gpu = gpu();
-    let first = run_against_reference(&gpu, &sizes, AligConfig::paper(0.05), 50, 21);
-    let second = run_against_reference(&gpu, &sizes, AligConfig::paper(0.05), 50, 21);
-    assert_eq!(bits(&first), bits(&second));
+    assert_runs_repeat(&gpu(), 21, false);
 }
 
 #[test]
 fn windowed_runs_are_bit_identical_too() {
-    let sizes = [300_000, 4097, 3];
     let gpu = gpu_with(GpuRequest {
         max_storage_binding: Some(256 << 10),
         ..GpuRequest::default()
     });
-    let first = run_against_reference(&gpu, &sizes, AligConfig::paper(0.05), 50, 22);
-    let second = run_against_reference(&gpu, &sizes, AligConfig::paper(0.05), 50, 22);
-    assert!(first.dispatches_per_step > 2);
-    assert_eq!(bits(&first), bits(&second));
+    assert_runs_repeat(&gpu, 22, true);
 }

@@ -5,8 +5,10 @@
 //! the same losses and gradients and must match the parameters after every step.
 //!
 //! pytorch-optimizer fixes eps at 1e-6 (the fixtures record it). Tolerance: 1e-5 relative to
-//! max(|value|, 1), as in tests/reference_agreement.rs: both sides round in f32, in
-//! different orders, for 50 steps.
+//! max(|value|, 1), as in tests/reference_agreement.rs, whose per-step argument covers 20
+//! steps, not these 50: both sides round in f32, in different orders. Measured worst over
+//! every step, printed per case: 3.3e-6 on lavapipe (Vulkan), 5.0e-6 on llvmpipe (GL), both
+//! in `max_lr_none`, where no max_lr clips the steps.
 
 mod common;
 
@@ -76,6 +78,14 @@ fn load(case: &str) -> Fixture {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// max |got - want| / max(|want|, 1): what `assert_close(.., 1e-5, 1.0)` bounds.
+fn worst_relative_error(got: &[f32], want: &[f64]) -> f64 {
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (f64::from(g) - w).abs() / w.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
+
 fn replay(fixture: &Fixture) {
     let gpu = gpu();
     let case = &fixture.case;
@@ -110,6 +120,7 @@ fn replay(fixture: &Fixture) {
         })
         .collect();
     let mut alig = Alig::with_groups(&gpu.device, &arena, config, &groups).unwrap();
+    let mut worst = 0.0f64;
     for (k, step) in fixture.steps.iter().enumerate() {
         // Frozen tensors have no gradient in the fixture: NaN there must count nowhere.
         for tensor in &fixture.tensors {
@@ -123,15 +134,15 @@ fn replay(fixture: &Fixture) {
             .unwrap();
         for (name, want) in &step.params_after {
             let got = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
-            assert_close(
-                &format!("{case}, step {k}, {name}"),
-                &got,
-                &to_f64(want),
-                1e-5,
-                1.0,
-            );
+            let want = to_f64(want);
+            worst = worst.max(worst_relative_error(&got, &want));
+            assert_close(&format!("{case}, step {k}, {name}"), &got, &want, 1e-5, 1.0);
         }
     }
+    println!(
+        "{case}: worst relative error {worst:.2e} over {} steps",
+        fixture.steps.len()
+    );
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!(stats.steps as usize, fixture.steps.len(), "{case}");
     assert_eq!(stats.skipped, 0, "{case}");

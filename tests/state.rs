@@ -51,14 +51,9 @@ fn run(gpu: &Gpu, arena: &Arena, alig: &mut Alig, range: std::ops::Range<u64>) {
     }
 }
 
+/// Parameters and momentum of every tensor, the counters and every record, as bits.
 fn bits(gpu: &Gpu, arena: &Arena, alig: &Alig) -> Vec<Vec<u32>> {
-    let mut out = Vec::new();
-    for (name, _) in TENSORS {
-        let params = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
-        let momentum = alig.read_momentum(&gpu.device, &gpu.queue, name).unwrap();
-        out.push(params.iter().map(|v| v.to_bits()).collect());
-        out.push(momentum.iter().map(|v| v.to_bits()).collect());
-    }
+    let mut out = common::state_bits(gpu, arena, alig, &TENSORS.map(|(name, _)| name));
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     out.push(vec![stats.steps, stats.skipped]);
     for r in stats.records {

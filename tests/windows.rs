@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{assert_close, assert_run_matches_reference, gpu, gpu_with, run_against_reference};
+use common::{
+    assert_close, assert_run_matches_reference, gpu, gpu_with, run_against_reference, to_f64,
+};
 use wgpu_alig::{AligConfig, GpuRequest, MomentumKind};
 
 const BINDING_CAP: u64 = 1 << 20;
@@ -32,11 +34,10 @@ fn windowed_steps_match_the_reference_and_the_unwindowed_run() {
         assert_eq!(whole.dispatches_per_step, 2);
         assert_run_matches_reference(&format!("windowed {config:?}"), &windowed);
         for (k, (a, b)) in windowed.params.iter().zip(&whole.params).enumerate() {
-            let b: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
             assert_close(
                 &format!("windowed vs whole, {config:?}, t{k}"),
                 a,
-                &b,
+                &to_f64(b),
                 1e-5,
                 1.0,
             );

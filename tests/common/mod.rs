@@ -2,17 +2,20 @@
 //! seeded random data, and float comparisons that report where they fail.
 #![allow(dead_code)]
 
-use wgpu_alig::{Gpu, GpuRequest};
+use wgpu_alig::{Alig, Arena, Gpu, GpuRequest};
 
 /// A device on a real adapter. No adapter is a test failure, never a silent pass.
 pub fn gpu() -> Gpu {
     gpu_with(GpuRequest::default())
 }
 
-/// A device with the given request.
+/// A device with the given request. Names its adapter on stderr, which a failing test shows.
 pub fn gpu_with(request: GpuRequest) -> Gpu {
     match pollster::block_on(Gpu::request(request)) {
-        Ok(gpu) => gpu,
+        Ok(gpu) => {
+            eprintln!("adapter: {}", gpu.describe());
+            gpu
+        }
         Err(e) => panic!("these tests need a real GPU adapter: {e}"),
     }
 }
@@ -54,6 +57,24 @@ pub fn to_f64(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()
 }
 
+/// The bit patterns of `values`, for comparisons that must be exact: unlike `==` on floats,
+/// NaN equals itself and -0.0 differs from 0.0.
+pub fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Parameters then momentum of each tensor of `names`, as bits, read back from the GPU.
+pub fn state_bits(gpu: &Gpu, arena: &Arena, alig: &Alig, names: &[&str]) -> Vec<Vec<u32>> {
+    let mut state = Vec::new();
+    for name in names {
+        let params = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
+        let momentum = alig.read_momentum(&gpu.device, &gpu.queue, name).unwrap();
+        state.push(bits(&params));
+        state.push(bits(&momentum));
+    }
+    state
+}
+
 /// Asserts `|gpu - reference| <= rtol * max(|reference|, scale)` element by element, and on
 /// failure names the element, both values and the difference.
 pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], rtol: f64, scale: f64) {
@@ -80,6 +101,8 @@ pub fn assert_rel(what: &str, gpu: f32, reference: f64, rtol: f64) {
 
 /// What a run of [`run_against_reference`] leaves: the GPU's state and the reference's.
 pub struct Run {
+    /// The parameters written before the first step.
+    pub init: Vec<Vec<f32>>,
     pub params: Vec<Vec<f32>>,
     pub momentum: Vec<Vec<f32>>,
     pub stats: wgpu_alig::StatsSnapshot,
@@ -167,12 +190,24 @@ pub fn run_groups_against_reference(
         .map(|n| alig.read_momentum(&gpu.device, &gpu.queue, n).unwrap())
         .collect();
     Run {
+        init,
         params,
         momentum,
         stats,
         expected,
         reference,
         dispatches_per_step: alig.dispatches_per_step(),
+    }
+}
+
+impl Run {
+    /// Parameters then momentum of each tensor, as bits, in the order of [`state_bits`].
+    pub fn state_bits(&self) -> Vec<Vec<u32>> {
+        self.params
+            .iter()
+            .zip(&self.momentum)
+            .flat_map(|(params, momentum)| [bits(params), bits(momentum)])
+            .collect()
     }
 }
 
