@@ -11,13 +11,15 @@
 @group(0) @binding(4) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> momentum: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> groups: array<GroupParams>;
-@group(0) @binding(7) var<storage, read> chunk_groups: array<u32>;
+@group(0) @binding(7) var<storage, read> chunk_table: array<u32>;
 
 // Fixed for the life of an optimizer, so decided when its pipeline is built rather than per
 // element (src/shaders.rs sets them).
-// Several groups or a frozen tensor: each chunk's group is looked up. Otherwise every element
-// takes the first group's gamma and momentum.
+// Several groups: each chunk's group is looked up. Otherwise every element takes the first
+// group's gamma and momentum.
 override GROUPED: bool = true;
+// Some chunk holds padding or a frozen tensor: their floats are left as they are.
+override MASKED: bool = true;
 // 0: no group uses momentum; 1: Nesterov (gamma inside the buffer); 2: adjusted.
 override MOMENTUM_KIND: u32 = 1u;
 // Projection on: leave a partial of ||w||^2 for pass 3.
@@ -65,20 +67,20 @@ fn alig_update(
     @builtin(num_workgroups) num_workgroups: vec3<u32>,
     rb: ReduceBuiltins,
 ) {
-    var slice = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var slice = blocked_sum();
     var slice_max_bits = 0u;
     if local_id.x < PARTIAL_SLICES {
         for (var p = local_id.x; p < cfg.num_partials; p = p + PARTIAL_SLICES) {
-            compensated_add(&slice, vec4<f32>(partials[p].sq_sum, 0.0, 0.0, 0.0));
+            blocked_add(&slice, vec4<f32>(partials[p].sq_sum, 0.0, 0.0, 0.0));
             slice_max_bits = max(slice_max_bits, partials[p].max_abs_bits);
         }
     }
-    let norm = sum_slices(Partial(compensated_total(slice), slice_max_bits), local_id.x);
+    let norm = sum_slices(Partial(blocked_total(slice), slice_max_bits), local_id.x);
     let loss = state.loss;
     let size = step_size(loss, norm);
     let skipped = (size.flags & SKIP_MASK) != 0u;
 
-    var param_sq = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var param_sq = blocked_sum();
     if !skipped {
         let first_gamma = group_gamma(size.gamma_hat, groups[0]);
         let first_mu = groups[0].momentum;
@@ -86,17 +88,26 @@ fn alig_update(
         for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
             var gamma = first_gamma;
             var mu = first_mu;
-            if GROUPED {
-                let group_index = chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)];
-                if group_index == FROZEN {
-                    continue;
+            var g = grads[i];
+            var trainable = vec4<bool>(true);
+            if MASKED || GROUPED {
+                let chunk = chunk_of(chunk_table[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)]);
+                if MASKED {
+                    if chunk.trainable == 0u {
+                        continue;
+                    }
+                    // Padding gets a zero gradient, so its momentum stays 0, and keeps its value.
+                    trainable = trainable_lanes(chunk, i);
+                    g = select(vec4<f32>(0.0), g, trainable);
                 }
-                let group = groups[group_index];
-                gamma = group_gamma(size.gamma_hat, group);
-                mu = group.momentum;
+                if GROUPED {
+                    let group = groups[chunk.group];
+                    gamma = group_gamma(size.gamma_hat, group);
+                    mu = group.momentum;
+                }
             }
-            let g = grads[i];
-            var w = params[i];
+            let old_w = params[i];
+            var w = old_w;
             // Only with several groups can a group without momentum meet a kernel with it.
             if MOMENTUM_KIND == 0u || (GROUPED && mu == 0.0) {
                 w = w - gamma * g;
@@ -112,9 +123,10 @@ fn alig_update(
                 momentum[i] = z;
                 w = (w - step) + mu * z;
             }
-            params[i] = w;
+            params[i] = select(old_w, w, trainable);
             if PROJECTION {
-                compensated_add(&param_sq, w * w);
+                let trained = select(vec4<f32>(0.0), w, trainable);
+                blocked_add(&param_sq, trained * trained);
             }
         }
     }
@@ -138,7 +150,7 @@ fn alig_update(
     }
 
     if PROJECTION {
-        let total = workgroup_total(Partial(compensated_total(param_sq), 0u), rb);
+        let total = workgroup_total(Partial(blocked_total(param_sq), 0u), rb);
         if local_id.x == 0u {
             partials[cfg.num_partials + cfg.partial_base + workgroup_id.x] = total;
         }

@@ -6,10 +6,13 @@
 const WG_SIZE: u32 = 256u;
 
 // Every tensor starts at a multiple of 256 bytes, so each chunk of 16 vec4 (64 floats) holds
-// one tensor's elements or padding: `chunk_groups` maps each chunk to its tensor's group.
+// one tensor's elements and padding. `chunk_table` has one entry per chunk: the tensor's group
+// in the low bits and the number of the chunk's floats that are trainable (0 to 64) in the
+// high ones. A frozen tensor's chunks have none; the floats past a tensor's end are padding.
+// Neither counts in a norm nor is ever written, whatever an engine leaves there.
 const VEC4_PER_CHUNK_LOG2: u32 = 4u;
-// The group of a frozen tensor's chunks: in neither the norm nor the update, never written.
-const FROZEN: u32 = 0xffffffffu;
+const CHUNK_GROUP_BITS: u32 = 24u;
+const CHUNK_GROUP_MASK: u32 = 0xffffffu;
 
 // Bits of `AligUniforms::options`. What is fixed for the life of an optimizer (momentum
 // kind, groups, projection) is an `override` constant of the kernel instead.
@@ -95,21 +98,64 @@ fn group_gamma(gamma_hat: f32, group: GroupParams) -> f32 {
     return gamma_hat;
 }
 
-// Kahan-compensated running sum per vec4 lane: a thread adds hundreds of terms on large
-// arenas, and a plain f32 sum would lose ~1e-5 of a norm there.
-struct CompensatedSum {
-    sum: vec4<f32>,
-    compensation: vec4<f32>,
+// The chunk table's entry for vec4 `i` of a window.
+struct Chunk {
+    group: u32,
+    trainable: u32, // floats of the chunk that belong to a trainable tensor, from its start
 }
 
-fn compensated_add(acc: ptr<function, CompensatedSum>, x: vec4<f32>) {
-    let y = x - (*acc).compensation;
-    let t = (*acc).sum + y;
-    (*acc).compensation = (t - (*acc).sum) - y;
-    (*acc).sum = t;
+fn chunk_of(entry: u32) -> Chunk {
+    return Chunk(entry & CHUNK_GROUP_MASK, entry >> CHUNK_GROUP_BITS);
 }
 
-fn compensated_total(acc: CompensatedSum) -> f32 {
-    let lanes = acc.sum - acc.compensation;
-    return (lanes.x + lanes.y) + (lanes.z + lanes.w);
+// Which lanes of vec4 `i` are trainable: padding and frozen floats are not.
+fn trainable_lanes(chunk: Chunk, i: u32) -> vec4<bool> {
+    let first = (i & ((1u << VEC4_PER_CHUNK_LOG2) - 1u)) * 4u;
+    return (vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(chunk.trainable);
+}
+
+// Sums of squares (||g||^2, ||w||^2), accurate by the shape of the sum alone. Every term is
+// >= 0, so a sum's relative error is at most about D * 2^-24, where D is the largest number of
+// roundings any one term goes through on its way to the total. No compensation trick: WGSL
+// lets a compiler reassociate, and Mesa folds the (t - s) - y of a Kahan sum away. Instead
+// each thread adds its terms in blocks of BLOCK_TERMS into a fresh accumulator, and every sum
+// of values from several threads (lanes, workgroups, partials) is a fixed pairwise tree. A
+// reassociating compiler could only reorder within that shape. src/summation.rs computes D
+// for an arena (`Alig::sq_norm_error_bound`); on a driver that flushes subnormals, each term
+// below 2^-126 may be lost as well.
+const BLOCK_TERMS: u32 = 8u;
+
+struct BlockedSum {
+    total: vec4<f32>,
+    block: vec4<f32>,
+    terms: u32, // in `block`
+}
+
+fn blocked_sum() -> BlockedSum {
+    return BlockedSum(vec4<f32>(0.0), vec4<f32>(0.0), 0u);
+}
+
+fn blocked_add(acc: ptr<function, BlockedSum>, x: vec4<f32>) {
+    (*acc).block = (*acc).block + x;
+    (*acc).terms = (*acc).terms + 1u;
+    if (*acc).terms == BLOCK_TERMS {
+        (*acc).total = (*acc).total + (*acc).block;
+        (*acc).block = vec4<f32>(0.0);
+        (*acc).terms = 0u;
+    }
+}
+
+fn blocked_total(acc: BlockedSum) -> f32 {
+    return pairwise4(acc.total + acc.block);
+}
+
+// Two roundings for any term.
+fn pairwise4(v: vec4<f32>) -> f32 {
+    return (v.x + v.y) + (v.z + v.w);
+}
+
+// Sixteen values, four roundings for any term; zeros add exactly, so `n` leading values and
+// zeros after them round at most log2(n) times (n a power of two).
+fn pairwise16(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> f32 {
+    return pairwise4((a + b) + (c + d));
 }

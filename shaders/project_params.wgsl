@@ -6,10 +6,10 @@
 @group(0) @binding(1) var<storage, read> partials: array<Partial>;
 @group(0) @binding(2) var<storage, read_write> state: StepState;
 @group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> chunk_groups: array<u32>;
+@group(0) @binding(4) var<storage, read> chunk_table: array<u32>;
 
-// Whether some tensor is frozen: only then is each chunk's group looked up.
-override HAS_FROZEN: bool = true;
+// Some chunk holds padding or a frozen tensor: only then is each chunk's entry looked up.
+override MASKED: bool = true;
 
 @compute @workgroup_size(WG_SIZE)
 fn project_params(
@@ -18,14 +18,14 @@ fn project_params(
     @builtin(workgroup_id) workgroup_id: vec3<u32>,
     @builtin(num_workgroups) num_workgroups: vec3<u32>,
 ) {
-    var slice = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var slice = blocked_sum();
     if local_id.x < PARTIAL_SLICES {
         for (var p = local_id.x; p < cfg.num_partials; p = p + PARTIAL_SLICES) {
             let partial = partials[cfg.num_partials + p].sq_sum;
-            compensated_add(&slice, vec4<f32>(partial, 0.0, 0.0, 0.0));
+            blocked_add(&slice, vec4<f32>(partial, 0.0, 0.0, 0.0));
         }
     }
-    let param_sq_norm = sum_slices(Partial(compensated_total(slice), 0u), local_id.x).sq_sum;
+    let param_sq_norm = sum_slices(Partial(blocked_total(slice), 0u), local_id.x).sq_sum;
 
     let record = (state.steps - 1u) % cfg.stats_capacity;
     if (state.records[record].flags & SKIP_MASK) != 0u {
@@ -41,7 +41,13 @@ fn project_params(
     let scale = cfg.max_norm / sqrt(param_sq_norm);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
-        if !HAS_FROZEN || chunk_groups[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)] != FROZEN {
+        if MASKED {
+            let chunk = chunk_of(chunk_table[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)]);
+            if chunk.trainable != 0u {
+                let w = params[i];
+                params[i] = select(w, w * scale, trainable_lanes(chunk, i));
+            }
+        } else {
             params[i] = params[i] * scale;
         }
     }

@@ -1,37 +1,66 @@
-// Workgroup reduction with subgroup operations (`Features::SUBGROUP`): one subgroupAdd per
-// subgroup, then the subgroup results summed in subgroup order by thread 0
-// (compensated).
+// Workgroup reduction with subgroup operations (`Features::SUBGROUP`): a butterfly of
+// shuffles inside each subgroup, then the subgroup sums in a fixed pairwise tree by thread 0.
 
 struct ReduceBuiltins {
     @builtin(local_invocation_index) local_index: u32,
     @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) subgroup_size: u32,
     @builtin(subgroup_id) subgroup: u32,
     @builtin(num_subgroups) subgroups: u32,
 }
 
 // At most WG_SIZE / 4 subgroups: 4 is the smallest subgroup size wgpu reports.
-var<workgroup> subgroup_sums: array<f32, 64>;
-var<workgroup> subgroup_maxes: array<u32, 64>;
+const MAX_SUBGROUPS: u32 = 64u;
+var<workgroup> subgroup_sums: array<f32, MAX_SUBGROUPS>;
+var<workgroup> subgroup_maxes: array<u32, MAX_SUBGROUPS>;
+
+// The sum over the subgroup in every lane: each lane adds its partner's value at distance 1,
+// 2, 4, ...: a pairwise tree of log2(subgroup size) roundings, written out rather than left
+// to `subgroupAdd`, whose order is the driver's. Partners add the same two values, so every
+// lane ends with the same bits.
+fn subgroup_pairwise_sum(x: f32, size: u32) -> f32 {
+    var sum = x;
+    for (var distance = 1u; distance < size; distance = distance << 1u) {
+        sum = sum + subgroupShuffleXor(sum, distance);
+    }
+    return sum;
+}
+
+// Four consecutive subgroup sums from `first`.
+fn subgroup_quad(first: u32) -> vec4<f32> {
+    return vec4<f32>(subgroup_sums[first], subgroup_sums[first + 1u], subgroup_sums[first + 2u], subgroup_sums[first + 3u]);
+}
 
 // The sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, in thread 0 only (the
-// other threads get an unspecified value). One barrier, and the scratch is not reused, so a
-// kernel calls this at most once: on CPU drivers every barrier slows the whole kernel (a
-// second one doubled the time of pass 1 on lavapipe).
+// other threads get an unspecified value). The slots past the last subgroup hold zeros, which
+// add exactly: log2(subgroup size) + log2(subgroups) = log2(WG_SIZE) = 8 roundings for any
+// thread's value. One barrier, and the scratch is not reused, so a kernel calls this at most
+// once: on CPU drivers every barrier slows the whole kernel (a second one doubled the time
+// of pass 1 on lavapipe).
 fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
-    let subgroup_sum = subgroupAdd(value.sq_sum);
+    let subgroup_sum = subgroup_pairwise_sum(value.sq_sum, rb.subgroup_size);
     let subgroup_max = subgroupMax(value.max_abs_bits);
     if rb.lane == 0u {
         subgroup_sums[rb.subgroup] = subgroup_sum;
         subgroup_maxes[rb.subgroup] = subgroup_max;
     }
+    if rb.local_index >= rb.subgroups && rb.local_index < MAX_SUBGROUPS {
+        subgroup_sums[rb.local_index] = 0.0;
+        subgroup_maxes[rb.local_index] = 0u;
+    }
     workgroupBarrier();
-    var sum = CompensatedSum(vec4<f32>(0.0), vec4<f32>(0.0));
+    var total = 0.0;
     var max_bits = 0u;
     if rb.local_index == 0u {
+        total = pairwise4(vec4<f32>(
+            pairwise16(subgroup_quad(0u), subgroup_quad(4u), subgroup_quad(8u), subgroup_quad(12u)),
+            pairwise16(subgroup_quad(16u), subgroup_quad(20u), subgroup_quad(24u), subgroup_quad(28u)),
+            pairwise16(subgroup_quad(32u), subgroup_quad(36u), subgroup_quad(40u), subgroup_quad(44u)),
+            pairwise16(subgroup_quad(48u), subgroup_quad(52u), subgroup_quad(56u), subgroup_quad(60u)),
+        ));
         for (var s = 0u; s < rb.subgroups; s = s + 1u) {
-            compensated_add(&sum, vec4<f32>(subgroup_sums[s], 0.0, 0.0, 0.0));
             max_bits = max(max_bits, subgroup_maxes[s]);
         }
     }
-    return Partial(compensated_total(sum), max_bits);
+    return Partial(total, max_bits);
 }

@@ -27,6 +27,14 @@ pub enum Error {
     /// A tensor is listed in two parameter groups.
     #[error("tensor `{0}` is in two parameter groups")]
     TensorInTwoGroups(String),
+    /// More parameter groups than the kernels' chunk table can name.
+    #[error("{groups} parameter groups, but at most {limit} are supported")]
+    TooManyGroups {
+        /// Groups passed.
+        groups: usize,
+        /// Most groups an optimizer can have.
+        limit: usize,
+    },
     /// Every tensor is frozen (in no parameter group).
     #[error("no tensor is in a parameter group: nothing to train")]
     NothingToTrain,

@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod arena;
+mod chunk_table;
 mod config;
 mod error;
 mod gpu;
@@ -59,6 +60,7 @@ mod shader_types;
 pub mod shaders;
 mod state;
 mod stats;
+mod summation;
 mod work_split;
 
 pub use arena::{Arena, ArenaLayout, TensorSlot};

@@ -9,7 +9,7 @@ pub(crate) mod grad_sq_norm_binding {
     pub const UNIFORMS: u32 = 0;
     pub const GRADS: u32 = 1;
     pub const PARTIALS: u32 = 2;
-    pub const CHUNK_GROUPS: u32 = 3;
+    pub const CHUNK_TABLE: u32 = 3;
 }
 
 /// Binding indices of pass 2 (`shaders/alig_update.wgsl`).
@@ -21,7 +21,7 @@ pub(crate) mod alig_update_binding {
     pub const GRADS: u32 = 4;
     pub const MOMENTUM: u32 = 5;
     pub const GROUPS: u32 = 6;
-    pub const CHUNK_GROUPS: u32 = 7;
+    pub const CHUNK_TABLE: u32 = 7;
 }
 
 /// Binding indices of pass 3 (`shaders/project_params.wgsl`).
@@ -30,7 +30,7 @@ pub(crate) mod project_params_binding {
     pub const PARTIALS: u32 = 1;
     pub const STATE: u32 = 2;
     pub const PARAMS: u32 = 3;
-    pub const CHUNK_GROUPS: u32 = 4;
+    pub const CHUNK_TABLE: u32 = 4;
 }
 
 /// What a kernel does with a binding.
@@ -129,7 +129,7 @@ impl Pipelines {
                     (UNIFORMS, Uniform),
                     (GRADS, Read),
                     (PARTIALS, ReadWrite),
-                    (CHUNK_GROUPS, Read),
+                    (CHUNK_TABLE, Read),
                 ]
             };
             let update = {
@@ -142,7 +142,7 @@ impl Pipelines {
                     (GRADS, Read),
                     (MOMENTUM, ReadWrite),
                     (GROUPS, Read),
-                    (CHUNK_GROUPS, Read),
+                    (CHUNK_TABLE, Read),
                 ]
             };
             let project = {
@@ -152,7 +152,7 @@ impl Pipelines {
                     (PARTIALS, Read),
                     (STATE, ReadWrite),
                     (PARAMS, ReadWrite),
-                    (CHUNK_GROUPS, Read),
+                    (CHUNK_TABLE, Read),
                 ]
             };
             Self {

@@ -14,8 +14,16 @@ pub(crate) const OPTION_UNBOUNDED_GROUP: u32 = 2;
 /// Bits of [`GroupParams::options`] (`GROUP_*` in `shaders/common.wgsl`).
 pub(crate) const GROUP_HAS_MAX_LR: u32 = 1;
 
-/// The group index of a frozen tensor's chunks (`FROZEN` in `shaders/common.wgsl`).
-pub(crate) const FROZEN: u32 = u32::MAX;
+/// Bits of a chunk table entry that hold the group (`CHUNK_GROUP_BITS` in
+/// `shaders/common.wgsl`); the trainable floats of the chunk are above them.
+pub(crate) const CHUNK_GROUP_BITS: u32 = 24;
+
+/// Terms a thread adds into one block of its sums of squares (`BLOCK_TERMS`).
+pub(crate) const BLOCK_TERMS: u32 = 8;
+
+/// Threads that each sum a slice of the partials in passes 2 and 3 (`PARTIAL_SLICES` in
+/// `shaders/sum_partials.wgsl`).
+pub(crate) const PARTIAL_SLICES: u32 = 32;
 
 /// Floats per chunk of the chunk-to-group table: every tensor starts at a multiple of it.
 pub(crate) const CHUNK_FLOATS: usize = 64;
@@ -212,7 +220,20 @@ mod tests {
         assert_eq!(c("OPTION_WRITES_RECORD"), OPTION_WRITES_RECORD);
         assert_eq!(c("OPTION_UNBOUNDED_GROUP"), OPTION_UNBOUNDED_GROUP);
         assert_eq!(c("GROUP_HAS_MAX_LR"), GROUP_HAS_MAX_LR);
-        assert_eq!(c("FROZEN"), FROZEN);
+        assert_eq!(c("CHUNK_GROUP_BITS"), CHUNK_GROUP_BITS);
+        assert_eq!(c("CHUNK_GROUP_MASK"), (1 << CHUNK_GROUP_BITS) - 1);
+        assert_eq!(c("BLOCK_TERMS"), BLOCK_TERMS);
+        let sum_partials = [
+            include_str!("../shaders/common.wgsl"),
+            include_str!("../shaders/sum_partials.wgsl"),
+        ]
+        .join("\n");
+        let sum_partials =
+            naga::front::wgsl::parse_str(&sum_partials).expect("sum_partials.wgsl parses");
+        assert_eq!(
+            wgsl_u32_constant(&sum_partials, "PARTIAL_SLICES"),
+            PARTIAL_SLICES
+        );
         assert_eq!(16 << c("VEC4_PER_CHUNK_LOG2"), CHUNK_FLOATS * 4);
         assert_eq!(c("FLAG_CLIPPED"), StepFlags::CLIPPED.0);
         assert_eq!(c("FLAG_FLOOR_REACHED"), StepFlags::FLOOR_REACHED.0);

@@ -44,9 +44,10 @@ impl Reduction {
 /// constants so that nothing invariant is decided per element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Specialization {
-    /// Some tensor is frozen: passes 1 and 3 look each chunk's group up (`HAS_FROZEN`).
-    pub has_frozen: bool,
-    /// Several groups or a frozen tensor: pass 2 looks each chunk's group up (`GROUPED`).
+    /// Some chunk holds padding or a frozen tensor: every pass looks each chunk's entry up and
+    /// masks the floats that are not trainable (`MASKED`).
+    pub masked: bool,
+    /// Several groups: pass 2 looks each chunk's group up (`GROUPED`).
     pub grouped: bool,
     /// `None` when no group uses momentum (`MOMENTUM_KIND`).
     pub momentum: Option<MomentumKind>,
@@ -58,7 +59,7 @@ impl Specialization {
     /// Every specialization, for tests that compile them all.
     pub fn all() -> Vec<Self> {
         let mut out = Vec::new();
-        for has_frozen in [false, true] {
+        for masked in [false, true] {
             for grouped in [false, true] {
                 for momentum in [
                     None,
@@ -67,7 +68,7 @@ impl Specialization {
                 ] {
                     for projection in [false, true] {
                         out.push(Self {
-                            has_frozen,
+                            masked,
                             grouped,
                             momentum,
                             projection,
@@ -132,9 +133,10 @@ impl Kernel {
     pub fn constants(self, spec: &Specialization) -> Vec<(&'static str, f64)> {
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
         match self {
-            Self::GradSqNorm | Self::ProjectParams => vec![("HAS_FROZEN", flag(spec.has_frozen))],
+            Self::GradSqNorm | Self::ProjectParams => vec![("MASKED", flag(spec.masked))],
             Self::AligUpdate => vec![
                 ("GROUPED", flag(spec.grouped)),
+                ("MASKED", flag(spec.masked)),
                 (
                     "MOMENTUM_KIND",
                     match spec.momentum {
