@@ -70,6 +70,12 @@ impl AligConfig {
     pub fn validate(&self) -> Result<()> {
         validate_max_lr(self.max_lr)?;
         validate_momentum(self.momentum)?;
+        self.validate_optimizer_wide()
+    }
+
+    /// Checks the fields that hold for every parameter group: all but `max_lr` and
+    /// `momentum`, which each group sets for itself.
+    pub(crate) fn validate_optimizer_wide(&self) -> Result<()> {
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(Error::InvalidEps(self.eps));
         }

@@ -2,7 +2,7 @@
 //! code, the loss, the gradient norm and so `gamma_hat` stay global; tensors in no group are
 //! frozen: in neither the norm nor the update, and never written.
 
-use crate::config::{validate_max_lr, validate_momentum, AligConfig};
+use crate::config::{validate_max_lr, validate_momentum};
 use crate::error::{Error, Result};
 
 /// A set of tensors of the arena with its own `max_lr` and `momentum`.
@@ -17,12 +17,12 @@ pub struct ParamGroup {
 }
 
 impl ParamGroup {
-    /// A group of `tensors` with the `max_lr` and `momentum` of `config`.
-    pub fn new(tensors: &[&str], config: &AligConfig) -> Self {
+    /// A group of `tensors` with its own `max_lr` (`None`: unbounded) and `momentum`.
+    pub fn new(tensors: &[&str], max_lr: Option<f32>, momentum: f32) -> Self {
         Self {
             tensors: tensors.iter().map(|name| name.to_string()).collect(),
-            max_lr: config.max_lr,
-            momentum: config.momentum,
+            max_lr,
+            momentum,
         }
     }
 
@@ -76,10 +76,9 @@ mod tests {
 
     #[test]
     fn tensors_in_no_group_are_frozen() {
-        let config = AligConfig::default();
         let groups = [
-            ParamGroup::new(&["c"], &config),
-            ParamGroup::new(&["a"], &config).with_max_lr(Some(0.1)),
+            ParamGroup::new(&["c"], None, 0.0),
+            ParamGroup::new(&["a"], Some(0.1), 0.0),
         ];
         let assignment = assign_groups(["a", "b", "c"].into_iter(), &groups).unwrap();
         assert_eq!(assignment, [Some(1), None, Some(0)]);
@@ -87,9 +86,8 @@ mod tests {
 
     #[test]
     fn bad_groups_are_typed_errors() {
-        let config = AligConfig::default();
         let names = || ["a", "b"].into_iter();
-        let group = |t: &[&str]| ParamGroup::new(t, &config);
+        let group = |t: &[&str]| ParamGroup::new(t, None, 0.0);
         assert!(matches!(
             assign_groups(names(), &[group(&["x"])]),
             Err(Error::UnknownTensor(_))

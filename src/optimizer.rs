@@ -86,20 +86,23 @@ impl Alig {
             .iter()
             .map(|t| t.name.as_str())
             .collect();
-        Self::with_groups(device, arena, config, &[ParamGroup::new(&names, &config)])
+        config.validate()?;
+        let group = ParamGroup::new(&names, config.max_lr, config.momentum);
+        Self::with_groups(device, arena, config, &[group])
     }
 
-    /// The optimizer with parameter groups: each group's `max_lr` and `momentum` replace the
-    /// config's for its tensors; `gamma_hat` stays global. Tensors in no group are frozen:
-    /// in neither the norm nor the update, and never written. The stats record the step size
-    /// of the first group.
+    /// The optimizer with parameter groups, each with its own `max_lr` and `momentum`;
+    /// `gamma_hat` stays global. The config's `max_lr` and `momentum` are not used (nor
+    /// validated): its other fields hold for every group. Tensors in no group are frozen: in
+    /// neither the norm nor the update, and never written. Each record's `gamma` is the first
+    /// group's; [`StatsSnapshot::group_gammas`] gives every group's.
     pub fn with_groups(
         device: &wgpu::Device,
         arena: &Arena,
         config: AligConfig,
         groups: &[ParamGroup],
     ) -> Result<Self> {
-        config.validate()?;
+        config.validate_optimizer_wide()?;
         let layout = arena.layout().clone();
         let tensor_groups =
             assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
@@ -407,7 +410,8 @@ impl Alig {
         queue: &wgpu::Queue,
     ) -> impl Future<Output = Result<StatsSnapshot>> + Send + 'static {
         let bytes = read_buffer(device, queue, &self.state, 0, self.state.size());
-        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?)) }
+        let max_lrs = self.group_max_lrs();
+        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, max_lrs)) }
     }
 
     /// [`Alig::read_stats`], waiting for the device.
@@ -417,7 +421,10 @@ impl Alig {
         queue: &wgpu::Queue,
     ) -> Result<StatsSnapshot> {
         let bytes = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
-        Ok(StatsSnapshot::from_state_bytes(&bytes))
+        Ok(StatsSnapshot::from_state_bytes(
+            &bytes,
+            self.group_max_lrs(),
+        ))
     }
 
     /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
@@ -502,6 +509,10 @@ impl Alig {
     /// The parameter groups the optimizer was built with.
     pub fn groups(&self) -> &[ParamGroup] {
         &self.groups
+    }
+
+    fn group_max_lrs(&self) -> Vec<Option<f32>> {
+        self.groups.iter().map(|g| g.max_lr).collect()
     }
 
     /// The workgroup reduction passes 1 and 2 use on this device.

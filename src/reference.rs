@@ -144,19 +144,21 @@ impl AligReference {
     pub fn new(config: AligConfig, params: Vec<Vec<f64>>) -> Result<Self> {
         let names: Vec<String> = (0..params.len()).map(|k| format!("t{k}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let group = ParamGroup::new(&names, &config);
+        config.validate()?;
+        let group = ParamGroup::new(&names, config.max_lr, config.momentum);
         Self::with_groups(config, &names, params, &[group])
     }
 
     /// Starts from `params` (one vector per tensor, named by `names`) with zero momentum and
-    /// the given groups; tensors in no group are frozen.
+    /// the given groups; tensors in no group are frozen. The config's `max_lr` and `momentum`
+    /// are not used: each group has its own.
     pub fn with_groups(
         config: AligConfig,
         names: &[&str],
         params: Vec<Vec<f64>>,
         groups: &[ParamGroup],
     ) -> Result<Self> {
-        config.validate()?;
+        config.validate_optimizer_wide()?;
         if names.len() != params.len() {
             return Err(Error::LengthMismatch {
                 tensor: "(tensor names)".into(),
@@ -349,8 +351,8 @@ mod tests {
     fn frozen_tensors_count_nowhere_and_groups_clip_separately() {
         let config = AligConfig::default();
         let groups = [
-            ParamGroup::new(&["a"], &config).with_max_lr(Some(0.1)),
-            ParamGroup::new(&["b"], &config),
+            ParamGroup::new(&["a"], Some(0.1), config.momentum),
+            ParamGroup::new(&["b"], config.max_lr, config.momentum),
         ];
         let params = vec![vec![1.0], vec![1.0], vec![1.0]];
         let mut r =
@@ -373,7 +375,7 @@ mod tests {
             max_norm: Some(1.0),
             ..AligConfig::default()
         };
-        let groups = [ParamGroup::new(&["a", "b"], &config)];
+        let groups = [ParamGroup::new(&["a", "b"], config.max_lr, config.momentum)];
         let params = vec![vec![3.0], vec![4.0], vec![10.0]];
         let mut r =
             AligReference::with_groups(config, &["a", "b", "frozen"], params, &groups).unwrap();

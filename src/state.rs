@@ -225,7 +225,7 @@ mod tests {
         };
         AligState {
             config,
-            groups: vec![ParamGroup::new(&["w"], &config).with_max_lr(None)],
+            groups: vec![ParamGroup::new(&["w"], None, config.momentum)],
             tensors: vec![("w".into(), 3), ("frozen".into(), 1)],
             // A header (loss, steps, skipped, padding) and no records.
             step_state: (1..=16).collect(),

@@ -77,6 +77,9 @@ pub struct StatsSnapshot {
     pub skipped: u32,
     /// The last `min(steps, capacity)` records, oldest first.
     pub records: Vec<StepRecord>,
+    /// Each parameter group's `max_lr`, in group order: what [`StatsSnapshot::group_gammas`]
+    /// clips with.
+    pub group_max_lrs: Vec<Option<f32>>,
 }
 
 impl StatsSnapshot {
@@ -92,8 +95,29 @@ impl StatsSnapshot {
         new_steps.saturating_sub(self.records.len() as u32)
     }
 
+    /// The step size each parameter group took at `record`, in group order: 0 for a skipped
+    /// step, else `gamma_hat` clipped to the group's `max_lr` as the kernel clips it. That is a
+    /// comparison and no arithmetic, so these are the bits the kernel applied (the first is
+    /// `record.gamma`).
+    pub fn group_gammas(&self, record: &StepRecord) -> Vec<f32> {
+        self.group_max_lrs
+            .iter()
+            .map(|&max_lr| {
+                if record.flags.skipped() {
+                    return 0.0;
+                }
+                match max_lr {
+                    Some(max_lr) if !record.gamma_hat.is_finite() || record.gamma_hat > max_lr => {
+                        max_lr
+                    }
+                    _ => record.gamma_hat,
+                }
+            })
+            .collect()
+    }
+
     /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
-    pub(crate) fn from_state_bytes(bytes: &[u8]) -> Self {
+    pub(crate) fn from_state_bytes(bytes: &[u8], group_max_lrs: Vec<Option<f32>>) -> Self {
         let header_size = std::mem::size_of::<StepStateHeader>();
         let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
         let ring: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
@@ -107,6 +131,7 @@ impl StatsSnapshot {
             steps: header.steps,
             skipped: header.skipped,
             records,
+            group_max_lrs,
         }
     }
 }

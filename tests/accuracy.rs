@@ -117,12 +117,10 @@ fn check_step(
         trainable
             .iter()
             .enumerate()
-            .map(|(k, name)| {
-                ParamGroup::new(&[name], &config).with_max_lr(Some(1e30 * (k + 1) as f32))
-            })
+            .map(|(k, name)| ParamGroup::new(&[name], Some(1e30 * (k + 1) as f32), config.momentum))
             .collect()
     } else {
-        vec![ParamGroup::new(&trainable, &config)]
+        vec![ParamGroup::new(&trainable, config.max_lr, config.momentum)]
     };
     let mut alig = Alig::with_groups(&gpu.device, &arena, config, &groups).unwrap();
 

@@ -13,17 +13,11 @@ use wgpu_alig::{AligConfig, GpuRequest, MomentumKind, ParamGroup};
 const SIZES: [usize; 5] = [257, 3, 4097, 1000, 65];
 
 /// Three groups with different max_lr and momentum; t4 is frozen.
-fn groups(config: &AligConfig) -> Vec<ParamGroup> {
+fn groups() -> Vec<ParamGroup> {
     vec![
-        ParamGroup::new(&["t0", "t1"], config)
-            .with_max_lr(Some(0.05))
-            .with_momentum(0.9),
-        ParamGroup::new(&["t2"], config)
-            .with_max_lr(None)
-            .with_momentum(0.0),
-        ParamGroup::new(&["t3"], config)
-            .with_max_lr(Some(0.02))
-            .with_momentum(0.5),
+        ParamGroup::new(&["t0", "t1"], Some(0.05), 0.9),
+        ParamGroup::new(&["t2"], None, 0.0),
+        ParamGroup::new(&["t3"], Some(0.02), 0.5),
     ]
 }
 
@@ -49,13 +43,29 @@ fn groups_with_their_own_max_lr_and_momentum_and_a_frozen_tensor() {
             momentum_kind: kind,
             ..AligConfig::default()
         };
-        let run =
-            run_groups_against_reference(&gpu, &SIZES, config, Some(&groups(&config)), 20, 31);
+        let run = run_groups_against_reference(&gpu, &SIZES, config, Some(&groups()), 20, 31);
         assert_run_matches_reference(&format!("groups, {kind:?}"), &run);
         assert_frozen_untouched(&run);
         // gamma_hat stays global: the groups clipped to 0.02 and 0.05 and the unbounded one
         // all followed the same gamma_hat, so the records clip about half the steps.
         assert!(run.stats.records.iter().any(|r| r.flags.clipped()));
+
+        // Every group's step size: the first is the record's, bit for bit, and each is the
+        // reference's gamma_hat clipped to its own max_lr.
+        for (record, want) in run.stats.records.iter().zip(&run.expected) {
+            let gammas = run.stats.group_gammas(record);
+            assert_eq!(gammas.len(), 3);
+            assert_eq!(gammas[0].to_bits(), record.gamma.to_bits());
+            for (k, (gamma, group)) in gammas.iter().zip(groups()).enumerate() {
+                let expected = wgpu_alig::reference::group_gamma(want.gamma_hat, group.max_lr);
+                common::assert_rel(
+                    &format!("step {}: gamma of group {k}", record.step),
+                    *gamma,
+                    expected,
+                    1e-6,
+                );
+            }
+        }
     }
 }
 
@@ -97,7 +107,7 @@ fn projection_with_groups_leaves_frozen_tensors_out_of_the_norm() {
         max_norm: Some(20.0),
         ..AligConfig::default()
     };
-    let run = run_groups_against_reference(&gpu, &SIZES, config, Some(&groups(&config)), 20, 33);
+    let run = run_groups_against_reference(&gpu, &SIZES, config, Some(&groups()), 20, 33);
     assert_run_matches_reference("projection with groups", &run);
     assert_frozen_untouched(&run);
 }

@@ -56,7 +56,7 @@ fn padding_and_frozen_tensors_written_by_the_engine_count_nowhere_and_stay_as_th
         max_norm: Some(2.0),
         ..AligConfig::paper(0.5)
     };
-    let group = ParamGroup::new(&["a", "b"], &config);
+    let group = ParamGroup::new(&["a", "b"], config.max_lr, config.momentum);
     let groups = [group];
     let mut alig = Alig::with_groups(&gpu.device, &arena, config, &groups).unwrap();
 

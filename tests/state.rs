@@ -18,10 +18,8 @@ fn config() -> AligConfig {
 
 fn groups(config: &AligConfig) -> Vec<ParamGroup> {
     vec![
-        ParamGroup::new(&["a", "b"], config),
-        ParamGroup::new(&["c"], config)
-            .with_max_lr(Some(0.01))
-            .with_momentum(0.5),
+        ParamGroup::new(&["a", "b"], config.max_lr, config.momentum),
+        ParamGroup::new(&["c"], Some(0.01), 0.5),
     ]
 }
 

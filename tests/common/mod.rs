@@ -142,7 +142,7 @@ pub fn run_groups_against_reference(
     let tensors: Vec<(&str, usize)> = names.iter().copied().zip(sizes.iter().copied()).collect();
     let groups = match groups {
         Some(groups) => groups.to_vec(),
-        None => vec![ParamGroup::new(&names, &config)],
+        None => vec![ParamGroup::new(&names, config.max_lr, config.momentum)],
     };
     let trainable: Vec<bool> = names
         .iter()
