@@ -27,6 +27,9 @@ pub enum Error {
     /// A tensor is listed in two parameter groups.
     #[error("tensor `{0}` is in two parameter groups")]
     TensorInTwoGroups(String),
+    /// The arena passed is not laid out as the one the optimizer was built for.
+    #[error("the arena's layout differs from the one the optimizer was built for")]
+    ArenaMismatch,
     /// More parameter groups than the kernels' chunk table can name.
     #[error("{groups} parameter groups, but at most {limit} are supported")]
     TooManyGroups {

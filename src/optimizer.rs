@@ -401,6 +401,44 @@ impl Alig {
         Ok(queue.submit([encoder.finish()]))
     }
 
+    /// Projects the trainable parameters of `arena` onto the ball of radius `max_norm` now, as
+    /// the official code does once at construction (the steps project after each update).
+    /// Does nothing without projection or when they are inside the ball already. It reads the
+    /// parameters back, projects them in f64 and writes them, waiting for the device: a call
+    /// before training, not for the training loop.
+    pub fn project_params(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        arena: &Arena,
+    ) -> Result<()> {
+        if arena.layout() != &self.layout {
+            return Err(Error::ArenaMismatch);
+        }
+        let Some(max_norm) = self.config.max_norm else {
+            return Ok(());
+        };
+        let names: Vec<&str> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.tensors.iter().map(String::as_str))
+            .collect();
+        let mut params = Vec::with_capacity(names.len());
+        for name in &names {
+            let values = arena.read_params(device, queue, name)?;
+            params.push(values.into_iter().map(f64::from).collect::<Vec<f64>>());
+        }
+        let mut views: Vec<&mut Vec<f64>> = params.iter_mut().collect();
+        let sq_norm = crate::reference::project_params(&mut views, f64::from(max_norm));
+        if sq_norm.is_finite() && sq_norm > f64::from(max_norm).powi(2) {
+            for (name, values) in names.iter().zip(&params) {
+                let values: Vec<f32> = values.iter().map(|&w| w as f32).collect();
+                arena.write_params(queue, name, &values)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Starts reading the stats ring back and returns a future of it. The read is queued
     /// after the steps already submitted and does not hold up later ones; the future
     /// completes once the device is polled after it has run (see `wgpu::Device::poll`).

@@ -131,3 +131,51 @@ fn projection_in_windows_matches_the_reference() {
     );
     assert_run_matches_reference("projection in windows", &run);
 }
+
+#[test]
+fn projection_at_construction_as_the_official_code_does() {
+    use wgpu_alig::{Alig, Arena, Error};
+    let gpu = gpu();
+    let tensors = [("a", 300), ("b", 7), ("frozen", 5)];
+    let arena = Arena::new(&gpu.device, &tensors).unwrap();
+    let mut rng = common::Rng::new(12);
+    let init: Vec<Vec<f32>> = tensors
+        .iter()
+        .map(|&(_, n)| rng.vec_f32(n, -10.0, 10.0))
+        .collect();
+    for ((name, _), values) in tensors.iter().zip(&init) {
+        arena.write_params(&gpu.queue, name, values).unwrap();
+    }
+    let config = AligConfig {
+        max_norm: Some(20.0),
+        ..AligConfig::paper(0.1)
+    };
+    let group = ParamGroup::new(&["a", "b"], Some(0.1), 0.9);
+    let alig = Alig::with_groups(&gpu.device, &arena, config, &[group]).unwrap();
+    alig.project_params(&gpu.device, &gpu.queue, &arena)
+        .unwrap();
+
+    // The reference's projection of the trainable tensors, and the frozen one untouched.
+    let mut want: Vec<Vec<f64>> = init[..2].iter().map(|v| to_f64(v)).collect();
+    let mut views: Vec<&mut Vec<f64>> = want.iter_mut().collect();
+    let before = wgpu_alig::reference::project_params(&mut views, 20.0);
+    assert!(
+        before > 400.0,
+        "the initial parameters lie outside the ball"
+    );
+    for (k, (name, _)) in tensors[..2].iter().enumerate() {
+        let got = arena.read_params(&gpu.device, &gpu.queue, name).unwrap();
+        common::assert_close(&format!("projected {name}"), &got, &want[k], 1e-6, 1.0);
+    }
+    let frozen = arena
+        .read_params(&gpu.device, &gpu.queue, "frozen")
+        .unwrap();
+    assert_eq!(bits(&frozen), bits(&init[2]), "frozen tensor was projected");
+
+    // Another arena's layout is refused.
+    let other = Arena::new(&gpu.device, &[("a", 300)]).unwrap();
+    assert!(matches!(
+        alig.project_params(&gpu.device, &gpu.queue, &other),
+        Err(Error::ArenaMismatch)
+    ));
+}
