@@ -12,7 +12,9 @@ use crate::groups::{assign_groups, ParamGroup};
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
-use crate::readback::{read_buffer, read_buffer_blocking, read_f32s_blocking};
+use crate::readback::read_buffer;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::readback::{read_buffer_blocking, read_f32s_blocking};
 use crate::shader_types::{
     AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, FROZEN, GROUP_HAS_MAX_LR,
     OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
@@ -53,6 +55,8 @@ pub enum Loss<'a> {
 pub struct Alig {
     config: AligConfig,
     groups: Vec<ParamGroup>,
+    // Read only by the blocking reads, which wasm32 lacks.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     layout: ArenaLayout,
     pipelines: Pipelines,
     windows: Vec<Window>,
@@ -398,16 +402,18 @@ impl Alig {
     /// Starts reading the stats ring back and returns a future of it. The read is queued
     /// after the steps already submitted and does not hold up later ones; the future
     /// completes once the device is polled after it has run (see `wgpu::Device::poll`).
+    /// `Send` except on wasm32.
     pub fn read_stats(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-    ) -> impl Future<Output = Result<StatsSnapshot>> + Send + 'static {
+    ) -> impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static {
         let bytes = read_buffer(device, queue, &self.state, 0, self.state.size());
         async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?)) }
     }
 
     /// [`Alig::read_stats`], waiting for the device.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_stats_blocking(
         &self,
         device: &wgpu::Device,
@@ -419,6 +425,7 @@ impl Alig {
 
     /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
     /// uses momentum).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_momentum(
         &self,
         device: &wgpu::Device,
@@ -450,6 +457,7 @@ impl Alig {
 
     /// Snapshots the optimizer (config, groups, counters, stats ring and momentum), waiting
     /// for the device. Save the arena's parameters with it to continue a run later.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn save_state(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<AligState> {
         let step_state = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
         let momentum = match &self.momentum {
