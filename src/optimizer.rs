@@ -400,9 +400,30 @@ impl Alig {
     }
 
     /// Starts reading the stats ring back and returns a future of it. The read is queued
-    /// after the steps already submitted and does not hold up later ones; the future
-    /// completes once the device is polled after it has run (see `wgpu::Device::poll`).
-    /// `Send` except on wasm32.
+    /// after the steps already submitted and does not hold up later ones.
+    ///
+    /// The future completes only once the device is polled after the read has run: on a
+    /// native backend, **awaiting it while nothing polls the device hangs forever**. Poll
+    /// before awaiting (below), from the engine's loop (`wgpu::PollType::Poll`) or from
+    /// another thread, or call [`Alig::read_stats_blocking`] (not on wasm32), which waits
+    /// for the device itself. In a browser the device is polled for you and awaiting is
+    /// enough. The future is `Send` except on wasm32.
+    ///
+    /// ```no_run
+    /// # use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu};
+    /// # fn main() -> wgpu_alig::Result<()> {
+    /// # let gpu = Gpu::new()?;
+    /// # let arena = Arena::new(&gpu.device, &[("w", 10)])?;
+    /// # let alig = Alig::new(&gpu.device, &arena, AligConfig::default())?;
+    /// let stats = alig.read_stats(&gpu.device, &gpu.queue);
+    /// // Runs the read (and every step before it) and calls its map callback.
+    /// gpu.device
+    ///     .poll(wgpu::PollType::wait_indefinitely())
+    ///     .map_err(|e| Error::Gpu(e.to_string()))?;
+    /// let stats = pollster::block_on(stats)?; // ready now: this cannot hang
+    /// println!("{} steps, last gamma {:?}", stats.steps, stats.last().map(|r| r.gamma));
+    /// # Ok(()) }
+    /// ```
     pub fn read_stats(
         &self,
         device: &wgpu::Device,
