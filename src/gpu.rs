@@ -62,7 +62,8 @@ impl Gpu {
             Error::NoAdapter(format!(
                 "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
                  `apt-get install mesa-vulkan-drivers` provides lavapipe, a CPU Vulkan driver \
-                 (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl)"
+                 (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl); on the web, a \
+                 browser with WebGPU enabled"
             ))
         })?;
         let mut wanted = wgpu::Features::empty();
