@@ -37,30 +37,35 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// [`Gpu::request`] with the default request, waiting for it.
+    /// [`Gpu::request`] with the default request, waiting for it. Not on wasm32, where
+    /// nothing can wait: await [`Gpu::request`] there.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         pollster::block_on(Self::request(GpuRequest::default()))
     }
 
-    /// Opens the highest-performance adapter of the backends in `WGPU_BACKEND` (all of them
-    /// when unset: `vulkan`, `metal`, `dx12`, `gl`) with the adapter's own limits, so that
-    /// large arenas fit.
+    /// Opens the highest-performance adapter of the backends in `WGPU_BACKEND` when it is
+    /// set (e.g. `vulkan`, `gl`); otherwise of the primary backends (Vulkan, Metal, DX12,
+    /// and the browser's WebGPU on wasm32), falling back to GL only when none of those has
+    /// an adapter. The device gets the adapter's own limits, so that large arenas fit.
     pub async fn request(request: GpuRequest) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| {
-                Error::NoAdapter(format!(
-                    "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
+        let adapter = match wgpu::Backends::from_env() {
+            Some(backends) => open_adapter(backends).await,
+            // GL is probed only when needed: creating its instance alone makes Mesa's EGL
+            // print errors on a headless machine that has a Vulkan driver.
+            None => match open_adapter(wgpu::Backends::PRIMARY).await {
+                Ok(adapter) => Ok(adapter),
+                Err(_) => open_adapter(wgpu::Backends::SECONDARY).await,
+            },
+        }
+        .map_err(|e| {
+            Error::NoAdapter(format!(
+                "{e}. Install a Vulkan, Metal, DX12 or GL driver; on a headless Linux machine \
                  `apt-get install mesa-vulkan-drivers` provides lavapipe, a CPU Vulkan driver \
-                 (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl)"
-                ))
-            })?;
+                 (WGPU_BACKEND selects the backend, e.g. WGPU_BACKEND=gl); on the web, a \
+                 browser with WebGPU enabled"
+            ))
+        })?;
         let mut wanted = wgpu::Features::empty();
         if request.subgroups {
             wanted |= wgpu::Features::SUBGROUP;
@@ -96,4 +101,19 @@ impl Gpu {
             info.name, info.backend, info.driver, info.driver_info
         )
     }
+}
+
+/// The highest-performance adapter of `backends`, the other instance options from the
+/// environment.
+async fn open_adapter(
+    backends: wgpu::Backends,
+) -> std::result::Result<wgpu::Adapter, wgpu::RequestAdapterError> {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends;
+    wgpu::Instance::new(descriptor)
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
 }

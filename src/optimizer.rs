@@ -13,7 +13,9 @@ use crate::groups::{assign_groups, ParamGroup};
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
-use crate::readback::{read_buffer, read_buffer_blocking, read_f32s_blocking};
+use crate::readback::read_buffer;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::readback::{read_buffer_blocking, read_f32s_blocking};
 use crate::shader_types::{
     AligUniforms, GroupParams, Partial, StepStateHeader, CHUNK_FLOATS, GROUP_HAS_MAX_LR,
     OPTION_UNBOUNDED_GROUP, OPTION_WRITES_RECORD,
@@ -55,6 +57,8 @@ pub enum Loss<'a> {
 pub struct Alig {
     config: AligConfig,
     groups: Vec<ParamGroup>,
+    // Read only by the blocking reads, which wasm32 lacks.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     layout: ArenaLayout,
     pipelines: Pipelines,
     windows: Vec<Window>,
@@ -440,19 +444,42 @@ impl Alig {
     }
 
     /// Starts reading the stats ring back and returns a future of it. The read is queued
-    /// after the steps already submitted and does not hold up later ones; the future
-    /// completes once the device is polled after it has run (see `wgpu::Device::poll`).
+    /// after the steps already submitted and does not hold up later ones.
+    ///
+    /// The future completes only once the device is polled after the read has run: on a
+    /// native backend, **awaiting it while nothing polls the device hangs forever**. Poll
+    /// before awaiting (below), from the engine's loop (`wgpu::PollType::Poll`) or from
+    /// another thread, or call [`Alig::read_stats_blocking`] (not on wasm32), which waits
+    /// for the device itself. In a browser the device is polled for you and awaiting is
+    /// enough. The future is `Send` except on wasm32.
+    ///
+    /// ```no_run
+    /// # use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu};
+    /// # fn main() -> wgpu_alig::Result<()> {
+    /// # let gpu = Gpu::new()?;
+    /// # let arena = Arena::new(&gpu.device, &[("w", 10)])?;
+    /// # let alig = Alig::new(&gpu.device, &arena, AligConfig::default())?;
+    /// let stats = alig.read_stats(&gpu.device, &gpu.queue);
+    /// // Runs the read (and every step before it) and calls its map callback.
+    /// gpu.device
+    ///     .poll(wgpu::PollType::wait_indefinitely())
+    ///     .map_err(|e| Error::Gpu(e.to_string()))?;
+    /// let stats = pollster::block_on(stats)?; // ready now: this cannot hang
+    /// println!("{} steps, last gamma {:?}", stats.steps, stats.last().map(|r| r.gamma));
+    /// # Ok(()) }
+    /// ```
     pub fn read_stats(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-    ) -> impl Future<Output = Result<StatsSnapshot>> + Send + 'static {
+    ) -> impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static {
         let bytes = read_buffer(device, queue, &self.state, 0, self.state.size());
         let max_lrs = self.group_max_lrs();
         async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, max_lrs)) }
     }
 
     /// [`Alig::read_stats`], waiting for the device.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_stats_blocking(
         &self,
         device: &wgpu::Device,
@@ -467,6 +494,7 @@ impl Alig {
 
     /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
     /// uses momentum).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_momentum(
         &self,
         device: &wgpu::Device,
@@ -498,6 +526,7 @@ impl Alig {
 
     /// Snapshots the optimizer (config, groups, counters, stats ring and momentum), waiting
     /// for the device. Save the arena's parameters with it to continue a run later.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn save_state(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<AligState> {
         let step_state = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
         let momentum = match &self.momentum {

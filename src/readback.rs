@@ -10,14 +10,15 @@ use crate::error::{catch_gpu_errors, Error, Result};
 /// Records a copy of `size` bytes of `buffer` at `offset`, submits it, and returns a future of
 /// the bytes. The future completes once the device is polled (by the caller, another thread,
 /// or a later submit) after the copy has run; nothing here blocks. A staging buffer the
-/// device cannot allocate is an `Err`, not a panic.
+/// device cannot allocate is an `Err`, not a panic. `Send` except on wasm32, where wgpu's
+/// WebGPU buffers are not.
 pub(crate) fn read_buffer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     buffer: &wgpu::Buffer,
     offset: u64,
     size: u64,
-) -> Result<impl Future<Output = Result<Vec<u8>>> + Send + 'static> {
+) -> Result<impl Future<Output = Result<Vec<u8>>> + wgpu::WasmNotSend + 'static> {
     let staging = catch_gpu_errors(device, || {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgpu-alig readback"),
@@ -54,6 +55,7 @@ pub(crate) fn read_buffer(
 
 /// [`read_buffer`], waiting for the device: for tests, tools and checkpoints, not the
 /// per-step path.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn read_buffer_blocking(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -67,6 +69,7 @@ pub(crate) fn read_buffer_blocking(
 }
 
 /// [`read_buffer_blocking`] of `f32`s.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn read_f32s_blocking(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -78,7 +81,24 @@ pub(crate) fn read_f32s_blocking(
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
+/// On wasm32 a blocking read could never complete: the browser resolves the map only once
+/// control returns to its event loop. So it is an `Err` there, not a hang; read with
+/// [`read_buffer`] and await it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn read_f32s_blocking(
+    _device: &wgpu::Device,
+    _queue: &wgpu::Queue,
+    _buffer: &wgpu::Buffer,
+    _offset: u64,
+    _size: u64,
+) -> Result<Vec<f32>> {
+    Err(Error::Readback(
+        "blocking reads cannot complete in a browser (wasm32): await an async read".into(),
+    ))
+}
+
 /// Blocks until the device has finished all submitted work.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn wait_for_device(device: &wgpu::Device) -> Result<()> {
     device
         .poll(wgpu::PollType::wait_indefinitely())

@@ -86,3 +86,24 @@ fn an_async_read_sees_the_steps_submitted_before_it_and_blocks_nothing() {
     let now = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!(now.steps, 6);
 }
+
+/// On a native backend the read's future is `Send`: another thread may await it while this
+/// one polls the device.
+#[test]
+fn an_async_read_can_be_awaited_on_another_thread() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
+    let mut alig = Alig::new(&gpu.device, &arena, AligConfig::default()).unwrap();
+    for k in 0..2 {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
+            .unwrap();
+    }
+    let pending = alig.read_stats(&gpu.device, &gpu.queue);
+    let waiter = std::thread::spawn(move || pollster::block_on(pending));
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    let stats = waiter.join().expect("the waiting thread").unwrap();
+    assert_eq!(stats.steps, 2);
+}
