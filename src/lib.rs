@@ -48,9 +48,11 @@
 
 mod arena;
 mod config;
+mod device_check;
 mod error;
 mod gpu;
 mod groups;
+mod host_losses;
 mod optimizer;
 mod pipelines;
 mod readback;
@@ -66,7 +68,8 @@ pub use config::{AligConfig, MomentumKind};
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuRequest};
 pub use groups::ParamGroup;
-pub use optimizer::{Alig, Loss, HOST_LOSS_SLOTS};
+pub use host_losses::HOST_LOSS_SLOTS;
+pub use optimizer::{Alig, Loss};
 pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};
 pub use work_split::WorkSplit;
