@@ -242,7 +242,8 @@ impl Arena {
     }
 
     /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write
-    /// lands before the next submitted command buffer).
+    /// lands before the next submitted command buffer). `queue` must be the arena's
+    /// device's: wgpu offers no way to check it.
     pub fn write_params(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
         self.write(queue, &self.params, name, values)
     }
@@ -303,7 +304,8 @@ impl Arena {
         )
     }
 
-    /// Records a clear of every gradient to zero into `encoder`.
+    /// Records a clear of every gradient to zero into `encoder`, which must be of the
+    /// arena's device (wgpu offers no way to check it).
     pub fn zero_grads(&self, encoder: &mut wgpu::CommandEncoder) {
         encoder.clear_buffer(&self.grads, 0, None);
     }
