@@ -197,7 +197,7 @@ impl Arena {
     }
 
     /// The device the arena's buffers live on.
-    pub fn device(&self) -> &wgpu::Device {
+    pub(crate) fn device(&self) -> &wgpu::Device {
         &self.device
     }
 
