@@ -44,7 +44,7 @@ pub enum Loss<'a> {
 
 /// The ALI-G optimizer over one [`Arena`]. See the crate docs for the update rules.
 ///
-/// Everything is built in [`Alig::new`]; a step only records a copy of the loss and one
+/// Everything is built in [`Alig::new`]; a step only records the copies of the loss and one
 /// compute pass with two dispatches (three with projection; that many per window when the
 /// arena is larger than one storage binding), whatever the number of tensors.
 ///
@@ -303,7 +303,7 @@ impl Alig {
         })?
     }
 
-    /// Records one step into `encoder`: the copy of the loss into the optimizer's state, then
+    /// Records one step into `encoder`: the copies of the loss into the optimizer's state, then
     /// one compute pass: the squared gradient norm, the fused update, and (with projection)
     /// the projection; one dispatch each per window. Nothing is allocated, mapped or polled.
     ///
