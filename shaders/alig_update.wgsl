@@ -76,8 +76,16 @@ fn alig_update(
         }
     }
     let norm = sum_slices(Partial(blocked_total(slice), slice_max_bits), local_id.x);
-    let loss = state.loss;
-    let size = step_size(loss, norm);
+    // A host loss whose slot a later step rewrote before this one ran is gone: NaN, flagged.
+    let expected_tag = (state.expected_tag_hi << HOST_LOSS_TAG_HALF_BITS) | state.expected_tag_lo;
+    let loss_overwritten = state.loss_tag != expected_tag;
+    // A quiet NaN whatever the tag (exponent all ones, top mantissa bit set); not a constant,
+    // which WGSL rejects as NaN.
+    let loss = select(state.loss, bitcast<f32>(0x7fc00000u | state.loss_tag), loss_overwritten);
+    var size = step_size(loss, norm);
+    if loss_overwritten {
+        size.flags = size.flags | FLAG_SKIPPED_LOSS_OVERWRITTEN;
+    }
     let skipped = (size.flags & SKIP_MASK) != 0u;
 
     var param_sq = blocked_sum();

@@ -29,7 +29,12 @@ const FLAG_SKIPPED_LOSS: u32 = 4u;           // the loss is NaN or infinite
 const FLAG_SKIPPED_GRAD: u32 = 8u;           // a trainable gradient element is NaN or infinite
 const FLAG_SKIPPED_NORM_OVERFLOW: u32 = 16u; // every element finite, but ||g||^2 overflows f32
 const FLAG_SKIPPED_STEP_OVERFLOW: u32 = 32u; // gamma_hat overflows f32 and a group has no max_lr
-const SKIP_MASK: u32 = 60u;
+const FLAG_SKIPPED_LOSS_OVERWRITTEN: u32 = 64u; // a later step reused this host loss's slot first
+const SKIP_MASK: u32 = 124u;
+
+// A host loss's sequence number reaches the kernel as two halves of this many bits
+// (src/host_losses.rs says why).
+const HOST_LOSS_TAG_HALF_BITS: u32 = 16u;
 
 // Bit patterns at or above this (sign cleared) are infinities and NaNs. Tested on the bits
 // because WGSL lets a compiler assume that floats are finite.
@@ -80,9 +85,15 @@ struct StepRecord {
 // the host's command encoder), the counters, and the ring of step records.
 struct StepState {
     loss: f32,
+    // A host loss: the sequence number its slot held when the step ran, and the one the
+    // step's commands expect. Both 0 for a GPU loss.
+    loss_tag: u32,
+    expected_tag_lo: u32,
+    expected_tag_hi: u32,
     steps: u32,
     skipped: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
     records: array<StepRecord>,
 }
 

@@ -1,6 +1,7 @@
 //! The arena: every trainable tensor of a model in one flat region per buffer kind, each
 //! tensor at an offset aligned for storage bindings, zero padding between.
 
+use crate::device_check::{check_device, check_not_lost};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::readback::read_f32s_blocking;
 
@@ -147,8 +148,11 @@ impl ArenaLayout {
 /// An engine binds a tensor with [`Arena::param_binding`] / [`Arena::grad_binding`], writes
 /// its gradients there in its backward pass, and hands the arena to
 /// [`Alig::new`](crate::Alig::new).
+///
+/// The arena remembers its device: a call given another device is [`Error::WrongDevice`].
 #[derive(Debug)]
 pub struct Arena {
+    device: wgpu::Device,
     layout: ArenaLayout,
     params: wgpu::Buffer,
     grads: wgpu::Buffer,
@@ -168,6 +172,8 @@ impl Arena {
                 what: "buffer",
             });
         }
+        // A lost device would hand out invalid buffers without a word.
+        check_not_lost(device)?;
         let usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST;
@@ -183,10 +189,16 @@ impl Arena {
             (create("wgpu-alig params"), create("wgpu-alig grads"))
         })?;
         Ok(Self {
+            device: device.clone(),
             layout,
             params,
             grads,
         })
+    }
+
+    /// The device the arena's buffers live on.
+    pub(crate) fn device(&self) -> &wgpu::Device {
+        &self.device
     }
 
     /// The placement of the tensors.
@@ -230,7 +242,8 @@ impl Arena {
     }
 
     /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write
-    /// lands before the next submitted command buffer).
+    /// lands before the next submitted command buffer). `queue` must be the arena's
+    /// device's: wgpu offers no way to check it.
     pub fn write_params(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
         self.write(queue, &self.params, name, values)
     }
@@ -254,6 +267,8 @@ impl Arena {
 
     /// Reads the parameters of tensor `name` back, waiting for the device. For tests,
     /// checkpoints and tools: it stalls the queue, so keep it off the training loop.
+    /// `device` must be the arena's ([`Error::WrongDevice`]), and `queue` its queue (which
+    /// wgpu offers no way to check).
     pub fn read_params(
         &self,
         device: &wgpu::Device,
@@ -261,8 +276,9 @@ impl Arena {
         name: &str,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(name)?;
+        check_device(&self.device, device)?;
         read_f32s_blocking(
-            device,
+            &self.device,
             queue,
             &self.params,
             slot.byte_offset(),
@@ -278,8 +294,9 @@ impl Arena {
         name: &str,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(name)?;
+        check_device(&self.device, device)?;
         read_f32s_blocking(
-            device,
+            &self.device,
             queue,
             &self.grads,
             slot.byte_offset(),
@@ -287,7 +304,8 @@ impl Arena {
         )
     }
 
-    /// Records a clear of every gradient to zero into `encoder`.
+    /// Records a clear of every gradient to zero into `encoder`, which must be of the
+    /// arena's device (wgpu offers no way to check it).
     pub fn zero_grads(&self, encoder: &mut wgpu::CommandEncoder) {
         encoder.clear_buffer(&self.grads, 0, None);
     }

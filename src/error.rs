@@ -109,6 +109,12 @@ pub enum Error {
     /// Mapping a buffer for reading failed.
     #[error("reading a buffer back failed: {0}")]
     Readback(String),
+    /// A device passed in is not the one the arena or optimizer was created on.
+    #[error("the device passed is not the one the arena or optimizer was created on")]
+    WrongDevice,
+    /// The device is lost (destroyed, or lost by the driver): nothing more runs on it.
+    #[error("the device is lost")]
+    DeviceLost,
 }
 
 /// The crate's `Result`.

@@ -3,13 +3,13 @@
 
 use std::future::Future;
 
-use wgpu::util::DeviceExt;
-
 use crate::arena::{buffer_slice, Arena, ArenaLayout};
 use crate::chunk_table::{chunk_table, has_masked_floats};
 use crate::config::AligConfig;
+use crate::device_check::{check_device, create_buffer_with};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
+use crate::host_losses::HostLosses;
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
@@ -29,8 +29,6 @@ use crate::work_split::WorkSplit;
 /// Largest window the kernels index: 2^31 `vec4`s, so that a grid-stride index plus its
 /// stride stays within `u32` (some backends report a binding limit as large as a buffer).
 const MAX_WINDOW_BYTES: u64 = 1 << 35;
-/// Host losses that can be recorded between two submits (see [`Alig::record_step`]).
-pub const HOST_LOSS_SLOTS: u32 = 256;
 
 /// Where the loss of a step comes from. Neither way reads anything back to the host.
 #[derive(Clone, Copy, Debug)]
@@ -50,11 +48,16 @@ pub enum Loss<'a> {
 
 /// The ALI-G optimizer over one [`Arena`]. See the crate docs for the update rules.
 ///
-/// Everything is built in [`Alig::new`]; a step only records a copy of the loss and one
+/// Everything is built in [`Alig::new`]; a step only records the copies of the loss and one
 /// compute pass with two dispatches (three with projection; that many per window when the
 /// arena is larger than one storage binding), whatever the number of tensors.
+///
+/// The optimizer lives on its arena's device and remembers it: a call given another device
+/// is [`Error::WrongDevice`], and one on a lost device [`Error::DeviceLost`]. Queues,
+/// encoders and loss buffers wgpu offers no way to check; they must be of the same device.
 #[derive(Debug)]
 pub struct Alig {
+    device: wgpu::Device,
     config: AligConfig,
     groups: Vec<ParamGroup>,
     // Read only by the blocking reads, which wasm32 lacks.
@@ -64,8 +67,7 @@ pub struct Alig {
     windows: Vec<Window>,
     state: wgpu::Buffer,
     momentum: Option<wgpu::Buffer>,
-    host_losses: wgpu::Buffer,
-    next_host_loss_slot: u32,
+    host_losses: HostLosses,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -83,6 +85,7 @@ impl Alig {
     /// and `momentum`. Validates `config`, compiles the kernels for `device` (subgroup
     /// reduction where the device has `Features::SUBGROUP`) and allocates the optimizer's
     /// state: the momentum buffer (when `momentum > 0`), the partial sums and the stats ring.
+    /// `device` must be the arena's.
     pub fn new(device: &wgpu::Device, arena: &Arena, config: AligConfig) -> Result<Self> {
         let names: Vec<&str> = arena
             .layout()
@@ -107,6 +110,7 @@ impl Alig {
         groups: &[ParamGroup],
     ) -> Result<Self> {
         config.validate_optimizer_wide()?;
+        check_device(arena.device(), device)?;
         let layout = arena.layout().clone();
         let tensor_groups =
             assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
@@ -179,13 +183,8 @@ impl Alig {
 
         let pipelines = Pipelines::new(device, &specialization)?;
         catch_gpu_errors(device, || {
-            let init = |label, contents: &[u8], usage| {
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents,
-                    usage,
-                })
-            };
+            let init =
+                |label, contents: &[u8], usage| create_buffer_with(device, label, contents, usage);
             let empty = |label, size, usage| {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(label),
@@ -200,17 +199,17 @@ impl Alig {
                 "wgpu-alig uniforms",
                 &uniform_bytes,
                 wgpu::BufferUsages::UNIFORM,
-            );
+            )?;
             let groups_buffer = init(
                 "wgpu-alig groups",
                 bytemuck::cast_slice(&group_params),
                 storage,
-            );
+            )?;
             let chunk_table = init(
                 "wgpu-alig chunk table",
                 bytemuck::cast_slice(&chunk_table),
                 storage,
-            );
+            )?;
             let partials = empty("wgpu-alig partials", partial_bytes, storage);
             let state = empty(
                 "wgpu-alig step state",
@@ -221,11 +220,7 @@ impl Alig {
                 .then(|| empty("wgpu-alig momentum", layout.byte_size(), storage | copy));
             // Bound where there is no momentum; the kernels never touch it then.
             let no_momentum = empty("wgpu-alig no momentum", 16, storage);
-            let host_losses = empty(
-                "wgpu-alig host losses",
-                u64::from(HOST_LOSS_SLOTS) * 4,
-                copy,
-            );
+            let host_losses = HostLosses::new(device)?;
 
             let windows = ranges
                 .iter()
@@ -304,7 +299,8 @@ impl Alig {
                     }
                 })
                 .collect();
-            Self {
+            Ok(Self {
+                device: device.clone(),
                 config,
                 groups: groups.to_vec(),
                 layout,
@@ -313,18 +309,23 @@ impl Alig {
                 state,
                 momentum,
                 host_losses,
-                next_host_loss_slot: 0,
-            }
-        })
+            })
+        })?
     }
 
-    /// Records one step into `encoder`: the copy of the loss into the optimizer's state, then
+    /// Records one step into `encoder`: the copies of the loss into the optimizer's state, then
     /// one compute pass: the squared gradient norm, the fused update, and (with projection)
     /// the projection; one dispatch each per window. Nothing is allocated, mapped or polled.
     ///
-    /// A [`Loss::Host`] goes through `queue.write_buffer` into one of [`HOST_LOSS_SLOTS`]
-    /// slots, which lands when the encoder is submitted; so at most that many host-loss steps
-    /// may be recorded between two submits. A [`Loss::Buffer`] has no such limit.
+    /// `encoder` and `queue` must be of the optimizer's device, and a [`Loss::Buffer`]'s
+    /// buffer too: wgpu offers no way to check them here.
+    ///
+    /// A [`Loss::Host`] goes through `queue.write_buffer` (which lands at the next submit on
+    /// the queue) into one of [`HOST_LOSS_SLOTS`](crate::HOST_LOSS_SLOTS) slots. When more
+    /// host-loss steps than that are recorded before the first of them runs, the earlier
+    /// ones find their slot rewritten: the GPU skips them and flags
+    /// [`StepFlags::SKIPPED_LOSS_OVERWRITTEN`](crate::StepFlags::SKIPPED_LOSS_OVERWRITTEN);
+    /// no step ever runs with another step's loss. A [`Loss::Buffer`] has no such limit.
     pub fn record_step(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
@@ -343,12 +344,10 @@ impl Alig {
         loss: Loss<'_>,
         timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) -> Result<()> {
-        let (source, offset) = match loss {
+        match loss {
             Loss::Host(value) => {
-                let offset = u64::from(self.next_host_loss_slot) * 4;
-                self.next_host_loss_slot = (self.next_host_loss_slot + 1) % HOST_LOSS_SLOTS;
-                queue.write_buffer(&self.host_losses, offset, bytemuck::bytes_of(&value));
-                (&self.host_losses, offset)
+                self.host_losses
+                    .record_host(encoder, queue, value, &self.state);
             }
             Loss::Buffer { buffer, offset } => {
                 if offset % 4 != 0 || offset.checked_add(4).is_none_or(|end| end > buffer.size()) {
@@ -360,10 +359,9 @@ impl Alig {
                 if !buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
                     return Err(Error::LossBufferUsage);
                 }
-                (buffer, offset)
+                HostLosses::record_buffer(encoder, buffer, offset, &self.state);
             }
-        };
-        encoder.copy_buffer_to_buffer(source, offset, &self.state, 0, 4);
+        }
 
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("wgpu-alig step"),
@@ -391,16 +389,20 @@ impl Alig {
         Ok(())
     }
 
-    /// Records one step in a new encoder and submits it.
+    /// Records one step in a new encoder and submits it. `device` must be the optimizer's,
+    /// and `queue` its queue.
     pub fn step(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         loss: Loss<'_>,
     ) -> Result<wgpu::SubmissionIndex> {
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("wgpu-alig step"),
-        });
+        check_device(&self.device, device)?;
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wgpu-alig step"),
+            });
         self.record_step(&mut encoder, queue, loss)?;
         Ok(queue.submit([encoder.finish()]))
     }
@@ -410,12 +412,14 @@ impl Alig {
     /// Does nothing without projection or when they are inside the ball already. It reads the
     /// parameters back, projects them in f64 and writes them, waiting for the device: a call
     /// before training, not for the training loop.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn project_params(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         arena: &Arena,
     ) -> Result<()> {
+        check_device(&self.device, device)?;
         if arena.layout() != &self.layout {
             return Err(Error::ArenaMismatch);
         }
@@ -473,7 +477,8 @@ impl Alig {
         device: &wgpu::Device,
         queue: &wgpu::Queue,
     ) -> impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static {
-        let bytes = read_buffer(device, queue, &self.state, 0, self.state.size());
+        let bytes = check_device(&self.device, device)
+            .and_then(|()| read_buffer(&self.device, queue, &self.state, 0, self.state.size()));
         let max_lrs = self.group_max_lrs();
         async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, max_lrs)) }
     }
@@ -485,7 +490,8 @@ impl Alig {
         device: &wgpu::Device,
         queue: &wgpu::Queue,
     ) -> Result<StatsSnapshot> {
-        let bytes = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
+        check_device(&self.device, device)?;
+        let bytes = read_buffer_blocking(&self.device, queue, &self.state, 0, self.state.size())?;
         Ok(StatsSnapshot::from_state_bytes(
             &bytes,
             self.group_max_lrs(),
@@ -502,11 +508,12 @@ impl Alig {
         name: &str,
     ) -> Result<Vec<f32>> {
         let slot = self.layout.tensor(name)?;
+        check_device(&self.device, device)?;
         let Some(momentum) = &self.momentum else {
             return Ok(vec![0.0; slot.len]);
         };
         read_f32s_blocking(
-            device,
+            &self.device,
             queue,
             momentum,
             slot.byte_offset(),
@@ -528,6 +535,8 @@ impl Alig {
     /// for the device. Save the arena's parameters with it to continue a run later.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save_state(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<AligState> {
+        check_device(&self.device, device)?;
+        let device = &self.device;
         let step_state = read_buffer_blocking(device, queue, &self.state, 0, self.state.size())?;
         let momentum = match &self.momentum {
             Some(momentum) => read_f32s_blocking(device, queue, momentum, 0, momentum.size())?,

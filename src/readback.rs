@@ -5,13 +5,15 @@ use std::future::Future;
 
 use futures_intrusive::channel::shared::oneshot_channel;
 
+use crate::device_check::check_not_lost;
 use crate::error::{catch_gpu_errors, Error, Result};
 
 /// Records a copy of `size` bytes of `buffer` at `offset`, submits it, and returns a future of
 /// the bytes. The future completes once the device is polled (by the caller, another thread,
 /// or a later submit) after the copy has run; nothing here blocks. A staging buffer the
-/// device cannot allocate is an `Err`, not a panic. `Send` except on wasm32, where wgpu's
-/// WebGPU buffers are not.
+/// device cannot allocate is an `Err`, not a panic; on a lost device, or one lost while the
+/// read is pending, the future completes with [`Error::DeviceLost`]. `Send` except on
+/// wasm32, where wgpu's WebGPU buffers are not.
 pub(crate) fn read_buffer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -19,6 +21,7 @@ pub(crate) fn read_buffer(
     offset: u64,
     size: u64,
 ) -> Result<impl Future<Output = Result<Vec<u8>>> + wgpu::WasmNotSend + 'static> {
+    check_not_lost(device)?;
     let staging = catch_gpu_errors(device, || {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgpu-alig readback"),
@@ -34,20 +37,34 @@ pub(crate) fn read_buffer(
     queue.submit([encoder.finish()]);
 
     let (sender, receiver) = oneshot_channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        // The receiver may be gone if the caller dropped the future; nothing to do then.
-        let _ = sender.send(result);
+    // A device lost since the check leaves the staging buffer invalid: mapping it is then a
+    // validation error, caught here, and the callback reports the failure.
+    let mapped = catch_gpu_errors(device, || {
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            // The receiver may be gone if the caller dropped the future; nothing to do then.
+            let _ = sender.send(result);
+        })
     });
+    let device = device.clone();
     Ok(async move {
-        match receiver.receive().await {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
-            None => return Err(Error::Readback("the map callback was dropped".into())),
+        let failure = match (mapped, receiver.receive().await) {
+            (Ok(()), Some(Ok(()))) => None,
+            (Err(e), _) => Some(e.to_string()),
+            (_, Some(Err(e))) => Some(e.to_string()),
+            (_, None) => Some("the map callback was dropped".into()),
+        };
+        if let Some(failure) = failure {
+            check_not_lost(&device)?;
+            return Err(Error::Readback(failure));
         }
-        let bytes = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Readback(e.to_string()))?
-            .to_vec();
+        // A device lost after the map completed has destroyed the staging buffer.
+        let bytes = match staging.get_mapped_range(..) {
+            Ok(view) => view.to_vec(),
+            Err(e) => {
+                check_not_lost(&device)?;
+                return Err(Error::Readback(e.to_string()));
+            }
+        };
         staging.unmap();
         Ok(bytes)
     })

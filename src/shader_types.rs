@@ -25,6 +25,10 @@ pub(crate) const BLOCK_TERMS: u32 = 8;
 /// `shaders/sum_partials.wgsl`).
 pub(crate) const PARTIAL_SLICES: u32 = 32;
 
+/// Bits in each of the two halves of a host loss's sequence number that a step's commands
+/// copy into the state (`HOST_LOSS_TAG_HALF_BITS` in `shaders/common.wgsl`).
+pub(crate) const HOST_LOSS_TAG_HALF_BITS: u32 = 16;
+
 /// Floats per chunk of the chunk-to-group table: every tensor starts at a multiple of it.
 pub(crate) const CHUNK_FLOATS: usize = 64;
 
@@ -69,9 +73,12 @@ pub(crate) struct Partial {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub(crate) struct StepStateHeader {
     pub loss: f32,
+    pub loss_tag: u32,
+    pub expected_tag_lo: u32,
+    pub expected_tag_hi: u32,
     pub steps: u32,
     pub skipped: u32,
-    pub _pad: u32,
+    pub _pad: [u32; 2],
 }
 
 #[cfg(test)]
@@ -204,9 +211,22 @@ mod tests {
             None,
             &[
                 ("loss", offset_of!(StepStateHeader, loss)),
+                ("loss_tag", offset_of!(StepStateHeader, loss_tag)),
+                (
+                    "expected_tag_lo",
+                    offset_of!(StepStateHeader, expected_tag_lo),
+                ),
+                (
+                    "expected_tag_hi",
+                    offset_of!(StepStateHeader, expected_tag_hi),
+                ),
                 ("steps", offset_of!(StepStateHeader, steps)),
                 ("skipped", offset_of!(StepStateHeader, skipped)),
-                ("_pad", offset_of!(StepStateHeader, _pad)),
+                ("_pad0", offset_of!(StepStateHeader, _pad)),
+                (
+                    "_pad1",
+                    offset_of!(StepStateHeader, _pad) + size_of::<u32>(),
+                ),
                 ("records", size_of::<StepStateHeader>()),
             ],
         );
@@ -234,6 +254,7 @@ mod tests {
             wgsl_u32_constant(&sum_partials, "PARTIAL_SLICES"),
             PARTIAL_SLICES
         );
+        assert_eq!(c("HOST_LOSS_TAG_HALF_BITS"), HOST_LOSS_TAG_HALF_BITS);
         assert_eq!(16 << c("VEC4_PER_CHUNK_LOG2"), CHUNK_FLOATS * 4);
         assert_eq!(c("FLAG_CLIPPED"), StepFlags::CLIPPED.0);
         assert_eq!(c("FLAG_FLOOR_REACHED"), StepFlags::FLOOR_REACHED.0);
@@ -246,6 +267,10 @@ mod tests {
         assert_eq!(
             c("FLAG_SKIPPED_STEP_OVERFLOW"),
             StepFlags::SKIPPED_STEP_OVERFLOW.0
+        );
+        assert_eq!(
+            c("FLAG_SKIPPED_LOSS_OVERWRITTEN"),
+            StepFlags::SKIPPED_LOSS_OVERWRITTEN.0
         );
         assert_eq!(c("SKIP_MASK"), StepFlags::SKIPPED.0);
     }

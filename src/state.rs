@@ -12,7 +12,8 @@ use crate::groups::ParamGroup;
 use crate::shader_types::StepStateHeader;
 
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
-const VERSION: u32 = 1;
+// 2: the step state's header grew the host-loss tags.
+const VERSION: u32 = 2;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
 /// optimizer built from it with [`Alig::from_state`](crate::Alig::from_state) continues the
@@ -227,8 +228,8 @@ mod tests {
             config,
             groups: vec![ParamGroup::new(&["w"], None, config.momentum)],
             tensors: vec![("w".into(), 3), ("frozen".into(), 1)],
-            // A header (loss, steps, skipped, padding) and no records.
-            step_state: (1..=16).collect(),
+            // A header (loss, host-loss tags, steps, skipped, padding) and no records.
+            step_state: (1..=32).collect(),
             momentum: vec![0.5, -1.0, 2.0],
         }
     }
@@ -237,7 +238,7 @@ mod tests {
     fn bytes_round_trip() {
         let state = sample();
         assert_eq!(AligState::from_bytes(&state.to_bytes()).unwrap(), state);
-        assert_eq!(state.steps(), u32::from_le_bytes([5, 6, 7, 8]));
+        assert_eq!(state.steps(), u32::from_le_bytes([17, 18, 19, 20]));
     }
 
     #[test]

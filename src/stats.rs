@@ -22,8 +22,12 @@ impl StepFlags {
     pub const SKIPPED_NORM_OVERFLOW: Self = Self(16);
     /// Skipped: `gamma_hat` overflowed f32 and some group has no `max_lr` to bound it.
     pub const SKIPPED_STEP_OVERFLOW: Self = Self(32);
+    /// Skipped: a [`Loss::Host`](crate::Loss::Host) waited for its submit while later steps
+    /// reused all [`HOST_LOSS_SLOTS`](crate::HOST_LOSS_SLOTS) slots, so its value was
+    /// overwritten; the record's loss is NaN (so `SKIPPED_LOSS` is set too).
+    pub const SKIPPED_LOSS_OVERWRITTEN: Self = Self(64);
     /// Any of the reasons that skip a step, leaving parameters and momentum untouched.
-    pub const SKIPPED: Self = Self(4 | 8 | 16 | 32);
+    pub const SKIPPED: Self = Self(4 | 8 | 16 | 32 | 64);
 
     /// Whether any flag of `other` is set.
     pub fn intersects(self, other: Self) -> bool {

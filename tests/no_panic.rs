@@ -1,6 +1,6 @@
 //! Whatever a caller passes (configs out of range, NaN and infinite values, wrong sizes,
-//! unknown names, bad loss buffers), the crate answers with `Ok` or a typed `Err`, never a
-//! panic, on a real adapter.
+//! unknown names, bad loss buffers, the device of another instance, a device lost midway),
+//! the crate answers with `Ok` or a typed `Err`, never a panic, on a real adapter.
 
 mod common;
 
@@ -10,12 +10,17 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestRunner;
-use wgpu::util::DeviceExt;
-use wgpu_alig::{Alig, AligConfig, Arena, Gpu, Loss, MomentumKind};
+use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, MomentumKind};
 
 const CASES: u32 = 64;
 
 fn shared_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(common::gpu)
+}
+
+/// A device of a second instance: wgpu compares it equal to [`shared_gpu`]'s.
+fn other_gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(common::gpu)
 }
@@ -59,6 +64,20 @@ enum Call {
     ReadStats,
     ReadParams(Target),
     ReadMomentum(Target),
+    /// A call given the device (and queue) of another instance: must be refused.
+    OtherDevice(OtherDeviceCall),
+    /// Destroys the device: every later call must still answer.
+    LoseDevice,
+}
+
+#[derive(Clone, Debug)]
+enum OtherDeviceCall {
+    Build,
+    Step(f32),
+    ReadStats,
+    ReadParams,
+    ReadMomentum,
+    SaveState,
 }
 
 /// Mostly values in `valid`; now and then anything at all (NaN, infinities, subnormals,
@@ -167,14 +186,36 @@ fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::ReadStats),
         1 => target().prop_map(Call::ReadParams),
         1 => target().prop_map(Call::ReadMomentum),
+        1 => prop_oneof![
+            Just(OtherDeviceCall::Build),
+            any_f32().prop_map(OtherDeviceCall::Step),
+            Just(OtherDeviceCall::ReadStats),
+            Just(OtherDeviceCall::ReadParams),
+            Just(OtherDeviceCall::ReadMomentum),
+            Just(OtherDeviceCall::SaveState),
+        ]
+        .prop_map(Call::OtherDevice),
+        // Rare: a case that loses its device needs a device of its own.
+        1 => proptest::bool::weighted(0.08).prop_map(|lose| if lose {
+            Call::LoseDevice
+        } else {
+            Call::ReadStats
+        }),
     ]
 }
 
 /// Runs the calls, and says whether some step succeeded after finite non-zero gradients were
 /// written: the case reached the kernels with data, not just validation.
 fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
-    let gpu = shared_gpu();
+    let own_gpu;
+    let gpu = if calls.iter().any(|call| matches!(call, Call::LoseDevice)) {
+        own_gpu = common::gpu();
+        &own_gpu
+    } else {
+        shared_gpu()
+    };
     let (device, queue) = (&gpu.device, &gpu.queue);
+    let other = other_gpu();
     let tensors: Vec<(&str, usize)> = tensors.iter().map(|&(n, len)| (NAMES[n], len)).collect();
     let Ok(arena) = Arena::new(device, &tensors) else {
         return false;
@@ -190,7 +231,7 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
         WriteLen::Exact => vec![value; len],
         WriteLen::Other(other) => vec![value; *other],
     };
-    let (mut wrote_grads, mut stepped_on_data) = (false, false);
+    let (mut wrote_grads, mut stepped_on_data, mut lost) = (false, false, false);
     for call in calls {
         match call {
             Call::WriteParams { tensor, len, value } => {
@@ -217,11 +258,18 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
                 } else {
                     wgpu::BufferUsages::STORAGE
                 };
-                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                // Written through the queue: `create_buffer_init` panics on a lost device.
+                let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                     label: None,
-                    contents: bytemuck::cast_slice(&vec![*loss; (*size / 4) as usize]),
-                    usage,
+                    size: *size,
+                    usage: usage | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
                 });
+                // A lost device makes the buffer invalid, and writing it a wgpu error.
+                if !lost {
+                    let contents = vec![*loss; (*size / 4) as usize];
+                    queue.write_buffer(&buffer, 0, bytemuck::cast_slice(&contents));
+                }
                 let stepped = alig
                     .step(
                         device,
@@ -243,9 +291,46 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
             Call::ReadMomentum(tensor) => {
                 let _ = alig.read_momentum(device, queue, target(tensor).0);
             }
+            Call::OtherDevice(call) => {
+                let (device, queue) = (&other.device, &other.queue);
+                let name = tensors[0].0;
+                let refused = match call {
+                    OtherDeviceCall::Build => {
+                        refused(Alig::new(device, &arena, AligConfig::default()).map(|_| ()))
+                    }
+                    OtherDeviceCall::Step(loss) => {
+                        refused(alig.step(device, queue, Loss::Host(*loss)).map(|_| ()))
+                    }
+                    OtherDeviceCall::ReadStats => {
+                        refused(alig.read_stats_blocking(device, queue).map(|_| ()))
+                    }
+                    OtherDeviceCall::ReadParams => {
+                        refused(arena.read_params(device, queue, name).map(|_| ()))
+                    }
+                    OtherDeviceCall::ReadMomentum => {
+                        refused(alig.read_momentum(device, queue, name).map(|_| ()))
+                    }
+                    OtherDeviceCall::SaveState => {
+                        refused(alig.save_state(device, queue).map(|_| ()))
+                    }
+                };
+                assert!(
+                    refused,
+                    "{call:?} on another instance's device was not refused"
+                );
+            }
+            Call::LoseDevice => {
+                device.destroy();
+                lost = true;
+            }
         }
     }
     stepped_on_data
+}
+
+/// Another device is refused; once this case's device is lost, that is the answer instead.
+fn refused(result: wgpu_alig::Result<()>) -> bool {
+    matches!(result, Err(Error::WrongDevice | Error::DeviceLost))
 }
 
 /// The property run by hand rather than with `proptest!`, to count the cases that reach a

@@ -1,5 +1,6 @@
 //! The host cost of a step's commands without the crate: what wgpu and the driver charge for
-//! the same work shape (a 4-byte `write_buffer`, a 4-byte copy, one compute pass with two
+//! the same work shape (an 8-byte `write_buffer`, the host loss's three copies of 8, 4 and 4
+//! bytes (value and sequence number, and the number expected), one compute pass with two
 //! dispatches whose bind groups have as many buffers as the step's two passes, finish,
 //! submit). The crate's step cannot cost the host less than this.
 
@@ -74,9 +75,11 @@ impl CommandFloor {
     /// One step into `times`, waited for outside the timed region.
     pub fn time(&self, device: &wgpu::Device, queue: &wgpu::Queue, times: &mut HostTimes) {
         times.time(|| {
-            queue.write_buffer(&self.scalar, 0, &1f32.to_ne_bytes());
+            queue.write_buffer(&self.scalar, 0, &[0; 8]);
             let mut encoder = device.create_command_encoder(&Default::default());
-            encoder.copy_buffer_to_buffer(&self.scalar, 0, &self.storage[0], 0, 4);
+            encoder.copy_buffer_to_buffer(&self.scalar, 0, &self.storage[0], 0, 8);
+            encoder.copy_buffer_to_buffer(&self.scalar, 8, &self.storage[0], 8, 4);
+            encoder.copy_buffer_to_buffer(&self.scalar, 12, &self.storage[0], 12, 4);
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 for (kernel, bind_group) in &self.passes {

@@ -1,0 +1,93 @@
+//! Which device an argument belongs to, and whether the device is lost. wgpu compares
+//! devices by an id that two `Instance`s hand out alike, and drops every error of a lost
+//! device; both are told apart here by which error scope catches a probe error.
+
+use crate::error::{Error, Result};
+
+/// `Ok` when `given` is `own` and `own` is not lost; [`Error::WrongDevice`] or
+/// [`Error::DeviceLost`] otherwise. Not for the per-step path: it creates an (invalid) buffer.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn check_device(own: &wgpu::Device, given: &wgpu::Device) -> Result<()> {
+    // Different ids are different devices; equal ids may still be two instances' devices.
+    if own != given {
+        return Err(Error::WrongDevice);
+    }
+    // Each device has its own scope stack: the probe error raised on `own` lands in the scope
+    // pushed on `given` only when both are the same device. A lost device raises none.
+    let on_own = own.push_error_scope(wgpu::ErrorFilter::Validation);
+    let on_given = given.push_error_scope(wgpu::ErrorFilter::Validation);
+    raise_probe_error(own);
+    let caught_by_given = pollster::block_on(on_given.pop()).is_some();
+    let caught_by_own = pollster::block_on(on_own.pop()).is_some();
+    match (caught_by_given, caught_by_own) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Error::WrongDevice),
+        (false, false) => Err(Error::DeviceLost),
+    }
+}
+
+/// On the web the probe cannot be awaited where the crate's calls are synchronous (blocking
+/// would stall the browser's event loop, which resolves error scopes): only ids are compared.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn check_device(own: &wgpu::Device, given: &wgpu::Device) -> Result<()> {
+    if own != given {
+        return Err(Error::WrongDevice);
+    }
+    Ok(())
+}
+
+/// On the web, see the wasm32 [`check_device`]: a lost device is not detected here.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn check_not_lost(_device: &wgpu::Device) -> Result<()> {
+    Ok(())
+}
+
+/// [`Error::DeviceLost`] when `device` is lost (destroyed, or lost by the driver).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn check_not_lost(device: &wgpu::Device) -> Result<()> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    raise_probe_error(device);
+    match pollster::block_on(scope.pop()) {
+        Some(_) => Ok(()),
+        None => Err(Error::DeviceLost),
+    }
+}
+
+/// A buffer without usages is invalid on every device (a validation error, nothing
+/// allocated), unless the device is lost: wgpu reports nothing then.
+#[cfg(not(target_arch = "wasm32"))]
+fn raise_probe_error(device: &wgpu::Device) {
+    drop(device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wgpu-alig device probe"),
+        size: 4,
+        usage: wgpu::BufferUsages::empty(),
+        mapped_at_creation: false,
+    }));
+}
+
+/// A buffer holding `contents` (padded to 4 bytes), like `DeviceExt::create_buffer_init` but
+/// a buffer the device could not create (lost, out of memory) is an `Err`, not a panic.
+pub(crate) fn create_buffer_with(
+    device: &wgpu::Device,
+    label: &str,
+    contents: &[u8],
+    usage: wgpu::BufferUsages,
+) -> Result<wgpu::Buffer> {
+    let size = (contents.len() as u64).next_multiple_of(4).max(4);
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage,
+        mapped_at_creation: true,
+    });
+    {
+        let mut mapped = buffer.get_mapped_range_mut(..).map_err(|e| {
+            check_not_lost(device)
+                .err()
+                .unwrap_or_else(|| Error::Gpu(e.to_string()))
+        })?;
+        mapped.slice(..contents.len()).copy_from_slice(contents);
+    }
+    buffer.unmap();
+    Ok(buffer)
+}
