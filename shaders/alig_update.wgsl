@@ -131,7 +131,12 @@ fn alig_update(
                 momentum[i] = z;
                 w = (w - step) + mu * z;
             }
-            params[i] = select(old_w, w, trainable);
+            // Without masked floats, a plain store: CPU drivers do not fold the select away.
+            if MASKED {
+                params[i] = select(old_w, w, trainable);
+            } else {
+                params[i] = w;
+            }
             if PROJECTION {
                 let trained = select(vec4<f32>(0.0), w, trainable);
                 blocked_add(&param_sq, trained * trained);
