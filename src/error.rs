@@ -53,6 +53,14 @@ pub enum Error {
     /// No tensor of that name is in the arena.
     #[error("no tensor named `{0}` in the arena")]
     UnknownTensor(String),
+    /// A [`TensorId`](crate::TensorId) past the arena's tensors.
+    #[error("tensor id {index} names no tensor: the arena has {tensors}")]
+    UnknownTensorId {
+        /// The id's index.
+        index: usize,
+        /// Tensors in the arena.
+        tensors: usize,
+    },
     /// Data for a tensor has the wrong number of elements.
     #[error("tensor `{tensor}` has {expected} elements, got {actual}")]
     LengthMismatch {

@@ -63,6 +63,7 @@ pub mod shaders;
 mod state;
 mod stats;
 mod summation;
+mod tensor_id;
 mod work_split;
 
 pub use arena::{Arena, ArenaLayout, TensorSlot};
@@ -74,4 +75,5 @@ pub use host_losses::HOST_LOSS_SLOTS;
 pub use optimizer::{Alig, Loss};
 pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};
+pub use tensor_id::{TensorId, TensorKey};
 pub use work_split::WorkSplit;

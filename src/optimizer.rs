@@ -63,6 +63,9 @@ pub struct Alig {
     // Read only by the blocking reads, which wasm32 lacks.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     layout: ArenaLayout,
+    // The group of each tensor (None: frozen), in the arena's order.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    tensor_groups: Vec<Option<usize>>,
     pipelines: Pipelines,
     windows: Vec<Window>,
     state: wgpu::Buffer,
@@ -304,6 +307,7 @@ impl Alig {
                 config,
                 groups: groups.to_vec(),
                 layout,
+                tensor_groups,
                 pipelines,
                 windows,
                 state,
@@ -426,23 +430,29 @@ impl Alig {
         let Some(max_norm) = self.config.max_norm else {
             return Ok(());
         };
-        let names: Vec<&str> = self
-            .groups
-            .iter()
-            .flat_map(|g| g.tensors.iter().map(String::as_str))
-            .collect();
-        let mut params = Vec::with_capacity(names.len());
-        for name in &names {
-            let values = arena.read_params(device, queue, name)?;
-            params.push(values.into_iter().map(f64::from).collect::<Vec<f64>>());
+        // One read and one write of the whole arena, whatever the number of tensors.
+        let all = arena.read_all_params(device, queue)?;
+        let mut params: Vec<Vec<f64>> = Vec::new();
+        let mut trained = Vec::new();
+        let mut taken = 0;
+        for (slot, group) in self.layout.tensors().iter().zip(&self.tensor_groups) {
+            if group.is_some() {
+                let values = &all[taken..taken + slot.len];
+                params.push(values.iter().map(|&w| f64::from(w)).collect());
+                trained.push(taken);
+            }
+            taken += slot.len;
         }
         let mut views: Vec<&mut Vec<f64>> = params.iter_mut().collect();
         let sq_norm = crate::reference::project_params(&mut views, f64::from(max_norm));
         if sq_norm.is_finite() && sq_norm > f64::from(max_norm).powi(2) {
-            for (name, values) in names.iter().zip(&params) {
-                let values: Vec<f32> = values.iter().map(|&w| w as f32).collect();
-                arena.write_params(queue, name, &values)?;
+            let mut all = all;
+            for (start, values) in trained.iter().zip(&params) {
+                for (w, &projected) in all[*start..].iter_mut().zip(values) {
+                    *w = projected as f32;
+                }
             }
+            arena.write_all_params(queue, &all)?;
         }
         Ok(())
     }
@@ -498,16 +508,16 @@ impl Alig {
         ))
     }
 
-    /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
-    /// uses momentum).
+    /// Reads the momentum of tensor `key` (a name or a [`TensorId`](crate::TensorId)) back,
+    /// waiting for the device (zeros when no group uses momentum).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_momentum(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        name: &str,
+        key: impl crate::TensorKey,
     ) -> Result<Vec<f32>> {
-        let slot = self.layout.tensor(name)?;
+        let slot = self.layout.tensor(key)?;
         check_device(&self.device, device)?;
         let Some(momentum) = &self.momentum else {
             return Ok(vec![0.0; slot.len]);
