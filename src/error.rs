@@ -38,6 +38,21 @@ pub enum Error {
         /// Most groups an optimizer can have.
         limit: usize,
     },
+    /// No parameter group has that index.
+    #[error("no parameter group {group}: the optimizer has {groups}")]
+    UnknownGroup {
+        /// The index passed.
+        group: usize,
+        /// Groups of the optimizer.
+        groups: usize,
+    },
+    /// A momentum above 0 for an optimizer built without momentum in any group, which has no
+    /// momentum buffer.
+    #[error("the optimizer was built without momentum in any group, so it has no momentum buffer; build a group with momentum (it may be set to 0 until needed)")]
+    NoMomentumBuffer,
+    /// `max_lr` was changed 2^32 times: the records' version numbers are spent.
+    #[error("max_lr was changed too many times (2^32) for the records to tell the settings apart")]
+    TooManySettings,
     /// Every tensor is frozen (in no parameter group).
     #[error("no tensor is in a parameter group: nothing to train")]
     NothingToTrain,

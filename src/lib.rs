@@ -54,6 +54,7 @@ mod error;
 mod gpu;
 mod groups;
 mod host_losses;
+mod max_lr_history;
 mod optimizer;
 mod pipelines;
 mod readback;

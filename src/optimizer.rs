@@ -5,11 +5,12 @@ use std::future::Future;
 
 use crate::arena::{buffer_slice, Arena, ArenaLayout};
 use crate::chunk_table::{chunk_table, has_masked_floats};
-use crate::config::AligConfig;
+use crate::config::{validate_max_lr, validate_momentum, AligConfig};
 use crate::device_check::{check_device, create_buffer_with};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
 use crate::host_losses::HostLosses;
+use crate::max_lr_history::MaxLrHistory;
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
@@ -71,6 +72,13 @@ pub struct Alig {
     state: wgpu::Buffer,
     momentum: Option<wgpu::Buffer>,
     host_losses: HostLosses,
+    // What the setters rewrite: the groups' parameters, and each window's uniform block
+    // (host copies in `uniforms`, `uniform_stride` bytes apart).
+    groups_buffer: wgpu::Buffer,
+    uniform_buffer: wgpu::Buffer,
+    uniforms: Vec<AligUniforms>,
+    uniform_stride: u64,
+    max_lr_history: MaxLrHistory,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -118,6 +126,12 @@ impl Alig {
         let tensor_groups =
             assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
         let chunk_table = chunk_table(&layout, &tensor_groups, groups.len())?;
+        // The groups hold max_lr and momentum; the config reports the first group's.
+        let config = AligConfig {
+            max_lr: groups[0].max_lr,
+            momentum: groups[0].momentum,
+            ..config
+        };
         let group_params: Vec<GroupParams> = groups.iter().map(group_params).collect();
         let uses_momentum = groups.iter().any(|g| g.momentum > 0.0);
 
@@ -167,18 +181,17 @@ impl Alig {
                     stats_capacity: config.stats_capacity,
                     partial_base: num_partials,
                     chunk_base,
-                    _pad: [0; 2],
+                    max_lr_version: 0,
+                    _pad: 0,
                 },
             ));
             num_partials += workgroups;
         }
-        let mut uniform_bytes = vec![0u8; uniform_stride as usize * uniforms.len()];
-        for (index, (_, block)) in uniforms.iter_mut().enumerate() {
+        for (_, block) in uniforms.iter_mut() {
             block.num_partials = num_partials;
-            let at = index * uniform_stride as usize;
-            uniform_bytes[at..at + uniform_size as usize]
-                .copy_from_slice(bytemuck::bytes_of(block));
         }
+        let blocks: Vec<AligUniforms> = uniforms.iter().map(|&(_, block)| block).collect();
+        let uniform_bytes = uniform_bytes(&blocks, uniform_stride);
         // Gradient partials, then (with projection) the partials of ||w||^2.
         let partial_sets = if config.max_norm.is_some() { 2 } else { 1 };
         let partial_bytes =
@@ -198,15 +211,16 @@ impl Alig {
             };
             let storage = wgpu::BufferUsages::STORAGE;
             let copy = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+            // Both rewritten by set_max_lr and set_momentum.
             let uniform_buffer = init(
                 "wgpu-alig uniforms",
                 &uniform_bytes,
-                wgpu::BufferUsages::UNIFORM,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             )?;
             let groups_buffer = init(
                 "wgpu-alig groups",
                 bytemuck::cast_slice(&group_params),
-                storage,
+                storage | wgpu::BufferUsages::COPY_DST,
             )?;
             let chunk_table = init(
                 "wgpu-alig chunk table",
@@ -313,6 +327,11 @@ impl Alig {
                 state,
                 momentum,
                 host_losses,
+                groups_buffer,
+                uniform_buffer,
+                uniforms: blocks,
+                uniform_stride,
+                max_lr_history: MaxLrHistory::new(groups.iter().map(|g| g.max_lr).collect()),
             })
         })?
     }
@@ -489,8 +508,8 @@ impl Alig {
     ) -> impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static {
         let bytes = check_device(&self.device, device)
             .and_then(|()| read_buffer(&self.device, queue, &self.state, 0, self.state.size()));
-        let max_lrs = self.group_max_lrs();
-        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, max_lrs)) }
+        let history = self.max_lr_history.clone();
+        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, &history)) }
     }
 
     /// [`Alig::read_stats`], waiting for the device.
@@ -504,7 +523,7 @@ impl Alig {
         let bytes = read_buffer_blocking(&self.device, queue, &self.state, 0, self.state.size())?;
         Ok(StatsSnapshot::from_state_bytes(
             &bytes,
-            self.group_max_lrs(),
+            &self.max_lr_history,
         ))
     }
 
@@ -536,7 +555,9 @@ impl Alig {
         self.momentum.as_ref()
     }
 
-    /// The configuration the optimizer was built with.
+    /// The configuration the optimizer runs with. Its `max_lr` and `momentum` are the first
+    /// group's as they are now (after [`Alig::set_max_lr`] and [`Alig::set_momentum`]), with
+    /// groups too; [`Alig::groups`] has every group's.
     pub fn config(&self) -> &AligConfig {
         &self.config
     }
@@ -558,6 +579,7 @@ impl Alig {
             tensors: tensor_lens(&self.layout),
             step_state,
             momentum,
+            max_lr_history: self.max_lr_history.versions().map(<[_]>::to_vec).collect(),
         })
     }
 
@@ -577,7 +599,26 @@ impl Alig {
                 state.tensors, tensors
             )));
         }
-        let alig = Self::with_groups(device, arena, state.config, &state.groups)?;
+        let first = state.groups.first();
+        if first
+            .is_some_and(|g| g.max_lr != state.config.max_lr || g.momentum != state.config.momentum)
+        {
+            return Err(Error::InvalidState(
+                "config.max_lr or config.momentum differs from the first group's: the groups hold them, edit those".into(),
+            ));
+        }
+        let history = MaxLrHistory::from_versions(state.max_lr_history.clone())
+            .filter(|h| h.versions().all(|v| v.len() == state.groups.len()))
+            .filter(|h| {
+                h.current()
+                    .iter()
+                    .eq(state.groups.iter().map(|g| &g.max_lr))
+            })
+            .ok_or_else(|| {
+                Error::InvalidState("the max_lr history does not end at the groups' max_lr".into())
+            })?;
+        let mut alig = Self::with_groups(device, arena, state.config, &state.groups)?;
+        alig.restore_max_lr_history(queue, history);
         if state.step_state.len() as u64 != alig.state.size() {
             return Err(Error::InvalidState("step state of the wrong size".into()));
         }
@@ -597,8 +638,101 @@ impl Alig {
         &self.groups
     }
 
-    fn group_max_lrs(&self) -> Vec<Option<f32>> {
-        self.groups.iter().map(|g| g.max_lr).collect()
+    /// Sets the `max_lr` of group `group` (the index in the groups given at construction;
+    /// 0 for [`Alig::new`]) from the next submit on `queue` on: a `queue.write_buffer` into the
+    /// groups' parameters and the uniforms, nothing rebuilt, nothing waited for. Like any
+    /// such write it lands before the next submitted command buffer, so steps recorded
+    /// earlier and submitted after this call run with the new value too. Each record names
+    /// the setting it ran with ([`StepRecord::max_lr_version`]), so
+    /// [`StatsSnapshot::group_gammas`] stays true for earlier steps; the optimizer keeps
+    /// every setting (one `Option<f32>` per group per change) in memory and in its saved
+    /// state. Setting the value a group already has changes nothing.
+    pub fn set_max_lr(
+        &mut self,
+        queue: &wgpu::Queue,
+        group: usize,
+        max_lr: Option<f32>,
+    ) -> Result<()> {
+        self.check_group(group)?;
+        validate_max_lr(max_lr)?;
+        if self.groups[group].max_lr == max_lr {
+            return Ok(());
+        }
+        let mut max_lrs = self.max_lr_history.current().to_vec();
+        max_lrs[group] = max_lr;
+        let version = self
+            .max_lr_history
+            .push(max_lrs)
+            .ok_or(Error::TooManySettings)?;
+        self.groups[group].max_lr = max_lr;
+        if group == 0 {
+            self.config.max_lr = max_lr;
+        }
+        self.write_group(queue, group);
+        let unbounded = self.groups.iter().any(|g| g.max_lr.is_none());
+        for block in &mut self.uniforms {
+            block.max_lr_version = version;
+            block.options &= !OPTION_UNBOUNDED_GROUP;
+            if unbounded {
+                block.options |= OPTION_UNBOUNDED_GROUP;
+            }
+        }
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            &uniform_bytes(&self.uniforms, self.uniform_stride),
+        );
+        Ok(())
+    }
+
+    /// Sets the momentum of group `group` from the next submit on `queue` on, as
+    /// [`Alig::set_max_lr`] does (a write, nothing rebuilt). Setting it to 0 leaves the
+    /// group's momentum buffer as it is, and setting it back resumes from there. An
+    /// optimizer built with no momentum in any group has no momentum buffer (nor the kernels
+    /// for it): a momentum above 0 is then [`Error::NoMomentumBuffer`]. To turn momentum on
+    /// during a run, build the group with its momentum and set it to 0 before the first step.
+    pub fn set_momentum(&mut self, queue: &wgpu::Queue, group: usize, momentum: f32) -> Result<()> {
+        self.check_group(group)?;
+        validate_momentum(momentum)?;
+        if momentum > 0.0 && self.momentum.is_none() {
+            return Err(Error::NoMomentumBuffer);
+        }
+        self.groups[group].momentum = momentum;
+        if group == 0 {
+            self.config.momentum = momentum;
+        }
+        self.write_group(queue, group);
+        Ok(())
+    }
+
+    /// Continues a saved run's versions of max_lr, so that its records stay readable.
+    fn restore_max_lr_history(&mut self, queue: &wgpu::Queue, history: MaxLrHistory) {
+        for block in &mut self.uniforms {
+            block.max_lr_version = history.current_version();
+        }
+        self.max_lr_history = history;
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            &uniform_bytes(&self.uniforms, self.uniform_stride),
+        );
+    }
+
+    fn check_group(&self, group: usize) -> Result<()> {
+        if group < self.groups.len() {
+            Ok(())
+        } else {
+            Err(Error::UnknownGroup {
+                group,
+                groups: self.groups.len(),
+            })
+        }
+    }
+
+    fn write_group(&self, queue: &wgpu::Queue, group: usize) {
+        let params = group_params(&self.groups[group]);
+        let offset = (group * std::mem::size_of::<GroupParams>()) as u64;
+        queue.write_buffer(&self.groups_buffer, offset, bytemuck::bytes_of(&params));
     }
 
     /// The workgroup reduction passes 1 and 2 use on this device.
@@ -643,6 +777,15 @@ fn group_params(group: &ParamGroup) -> GroupParams {
         },
         _pad: 0,
     }
+}
+
+/// The uniform blocks of the windows, `stride` bytes apart.
+fn uniform_bytes(blocks: &[AligUniforms], stride: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; stride as usize * blocks.len()];
+    for (block, at) in blocks.iter().zip(bytes.chunks_mut(stride as usize)) {
+        at[..std::mem::size_of::<AligUniforms>()].copy_from_slice(bytemuck::bytes_of(block));
+    }
+    bytes
 }
 
 fn entry(binding: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {

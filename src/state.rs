@@ -13,16 +13,19 @@ use crate::shader_types::StepStateHeader;
 
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 2: the step state's header grew the host-loss tags.
-const VERSION: u32 = 2;
+// 3: the groups' max_lr at every setting, which the records name.
+const VERSION: u32 = 3;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
 /// optimizer built from it with [`Alig::from_state`](crate::Alig::from_state) continues the
 /// run bit for bit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AligState {
-    /// The configuration.
+    /// The configuration. Its `max_lr` and `momentum` are the first group's: edit the groups
+    /// to change them ([`Alig::from_state`](crate::Alig::from_state) refuses a state where
+    /// the two differ), or restore and call [`Alig::set_max_lr`](crate::Alig::set_max_lr).
     pub config: AligConfig,
-    /// The parameter groups.
+    /// The parameter groups, with the `max_lr` and momentum they run with.
     pub groups: Vec<ParamGroup>,
     /// The arena's tensors (name, number of elements) the state belongs to.
     pub tensors: Vec<(String, usize)>,
@@ -30,6 +33,8 @@ pub struct AligState {
     pub(crate) step_state: Vec<u8>,
     /// The momentum buffer in the arena's layout (empty when no group uses momentum).
     pub(crate) momentum: Vec<f32>,
+    /// The groups' max_lr at every setting so far, oldest first; the last is the groups'.
+    pub(crate) max_lr_history: Vec<Vec<Option<f32>>>,
 }
 
 impl AligState {
@@ -80,6 +85,13 @@ impl AligState {
         out.len(self.momentum.len());
         out.0
             .extend_from_slice(bytemuck::cast_slice(&self.momentum));
+        out.len(self.max_lr_history.len());
+        for version in &self.max_lr_history {
+            out.len(version.len());
+            for &max_lr in version {
+                out.opt_f32(max_lr);
+            }
+        }
         out.0
     }
 
@@ -126,6 +138,13 @@ impl AligState {
         let step_state = input.take(state_len)?.to_vec();
         let momentum_len = input.len()?;
         let momentum = bytemuck::pod_collect_to_vec(input.take(momentum_len.saturating_mul(4))?);
+        let mut max_lr_history = Vec::new();
+        for _ in 0..input.len()? {
+            let version = (0..input.len()?)
+                .map(|_| input.opt_f32())
+                .collect::<Result<Vec<_>>>()?;
+            max_lr_history.push(version);
+        }
         if !input.0.is_empty() {
             return Err(invalid("trailing bytes"));
         }
@@ -136,6 +155,7 @@ impl AligState {
             tensors,
             step_state,
             momentum,
+            max_lr_history,
         })
     }
 
@@ -231,6 +251,7 @@ mod tests {
             // A header (loss, host-loss tags, steps, skipped, padding) and no records.
             step_state: (1..=32).collect(),
             momentum: vec![0.5, -1.0, 2.0],
+            max_lr_history: vec![vec![Some(0.1)], vec![None]],
         }
     }
 
