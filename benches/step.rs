@@ -71,6 +71,7 @@ fn main() {
 
     if options.host_scale_only {
         host_scale::run_section(device, queue, options.quick);
+        host_scale::stats_read_section(device, queue);
         return;
     }
     table::print_header();
@@ -93,6 +94,7 @@ fn main() {
     let tensor_costs = tensor_count::run_section(device, queue, &timer, &options);
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
     host_scale::run_section(device, queue, options.quick);
+    host_scale::stats_read_section(device, queue);
     let gap = gap::run_section(device, queue, &timer, &options);
     targets::print(&rows, &tensor_costs, &record_costs, gap.as_ref());
     println!();

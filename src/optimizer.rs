@@ -14,7 +14,7 @@ use crate::max_lr_history::MaxLrHistory;
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
-use crate::readback::read_buffer;
+use crate::readback::{read_buffer, read_ranges};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::readback::{read_buffer_blocking, read_f32s_blocking};
 use crate::shader_types::{
@@ -79,6 +79,8 @@ pub struct Alig {
     uniforms: Vec<AligUniforms>,
     uniform_stride: u64,
     max_lr_history: MaxLrHistory,
+    // Steps recorded (wraps as the GPU's count does): where a read since a step stops.
+    recorded_steps: u32,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -332,6 +334,7 @@ impl Alig {
                 uniforms: blocks,
                 uniform_stride,
                 max_lr_history: MaxLrHistory::new(groups.iter().map(|g| g.max_lr).collect()),
+                recorded_steps: 0,
             })
         })?
     }
@@ -409,6 +412,7 @@ impl Alig {
                 }
             }
         }
+        self.recorded_steps = self.recorded_steps.wrapping_add(1);
         Ok(())
     }
 
@@ -510,6 +514,55 @@ impl Alig {
             .and_then(|()| read_buffer(&self.device, queue, &self.state, 0, self.state.size()));
         let history = self.max_lr_history.clone();
         async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, &history)) }
+    }
+
+    /// Starts reading the records of the steps from `since` on (the `steps` of an earlier
+    /// snapshot, say) and the counters: a copy of those records only, not of the whole ring.
+    /// Returns the index of the copy's submit (for `wgpu::PollType::WaitForSubmissionIndex`)
+    /// and a future of the snapshot, which completes as [`Alig::read_stats`]'s does. The
+    /// snapshot holds the records of the steps from `since` on that the ring still keeps and
+    /// that had run when the copy ran; [`StatsSnapshot::dropped_since`]`(since)` counts those
+    /// it no longer keeps. Which slots to copy comes from the steps recorded so far; steps
+    /// recorded and not yet submitted are not in it, nor are they counted.
+    #[allow(clippy::type_complexity)]
+    pub fn read_stats_since(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        since: u32,
+    ) -> Result<(
+        wgpu::SubmissionIndex,
+        impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static,
+    )> {
+        check_device(&self.device, device)?;
+        let capacity = self.config.stats_capacity;
+        // Steps from `since` to the last recorded one, at most a ring's worth (wrapping).
+        let wanted = self.recorded_steps.wrapping_sub(since);
+        let wanted = if wanted > u32::MAX / 2 { 0 } else { wanted };
+        let count = wanted.min(capacity);
+        let first = self.recorded_steps.wrapping_sub(count);
+        let header = std::mem::size_of::<StepStateHeader>() as u64;
+        let record = std::mem::size_of::<StepRecord>() as u64;
+        let slot = |s: u32| header + u64::from(s) * record;
+        let start = first % capacity;
+        let head = count.min(capacity - start);
+        let mut ranges = Vec::with_capacity(3);
+        ranges.push(0..header);
+        if head > 0 {
+            ranges.push(slot(start)..slot(start + head));
+        }
+        if count > head {
+            ranges.push(slot(0)..slot(count - head));
+        }
+        let (submission, bytes) = read_ranges(&self.device, queue, &self.state, &ranges)?;
+        let history = self.max_lr_history.clone();
+        Ok((submission, async move {
+            Ok(StatsSnapshot::from_records_since(
+                &bytes.await?,
+                first,
+                &history,
+            ))
+        }))
     }
 
     /// [`Alig::read_stats`], waiting for the device.
@@ -619,6 +672,7 @@ impl Alig {
             })?;
         let mut alig = Self::with_groups(device, arena, state.config, &state.groups)?;
         alig.restore_max_lr_history(queue, history);
+        alig.recorded_steps = state.steps();
         if state.step_state.len() as u64 != alig.state.size() {
             return Err(Error::InvalidState("step state of the wrong size".into()));
         }

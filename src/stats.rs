@@ -134,6 +134,30 @@ impl StatsSnapshot {
             .collect()
     }
 
+    /// Parses a header then the records of the slots of steps `first`, `first + 1`, ... (as
+    /// copied by a read since a step), keeping those that hold the step their slot was read
+    /// for and that ran: a slot read before its step ran still holds an older record.
+    pub(crate) fn from_records_since(bytes: &[u8], first: u32, history: &MaxLrHistory) -> Self {
+        let header_size = std::mem::size_of::<StepStateHeader>();
+        let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
+        let slots: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
+        // Steps that ran from `first` on; none when the GPU has not reached `first`.
+        let ran = header.steps.wrapping_sub(first);
+        let ran = if ran > u32::MAX / 2 { 0 } else { ran };
+        let records: Vec<StepRecord> = slots
+            .into_iter()
+            .enumerate()
+            .filter(|(k, r)| r.step == first.wrapping_add(*k as u32) && (*k as u32) < ran)
+            .map(|(_, r)| r)
+            .collect();
+        Self {
+            steps: header.steps,
+            skipped: header.skipped,
+            max_lrs: history.select(records.iter().map(|r| r.max_lr_version)),
+            records,
+        }
+    }
+
     /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
     pub(crate) fn from_state_bytes(bytes: &[u8], history: &MaxLrHistory) -> Self {
         let header_size = std::mem::size_of::<StepStateHeader>();

@@ -75,6 +75,43 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, quick: bool) {
     }
 }
 
+/// A stats read after one new step from a ring of 2^20 records: the whole ring
+/// (`read_stats_blocking`) against the records since a step (`read_stats_since`).
+pub fn stats_read_section(device: &wgpu::Device, queue: &wgpu::Queue) {
+    let arena = Arena::new(device, &[("w", 1000)]).expect("the arena");
+    let config = AligConfig {
+        stats_capacity: 1 << 20,
+        ..AligConfig::paper(0.1)
+    };
+    let mut alig = Alig::new(device, &arena, config).expect("the optimizer");
+    alig.step(device, queue, Loss::Host(BENCH_LOSS))
+        .expect("a step");
+    wait_idle(device);
+    let (whole, whole_time) = timed(|| alig.read_stats_blocking(device, queue).expect("a read"));
+    let (since, since_time) = timed(|| {
+        let (submission, stats) = alig
+            .read_stats_since(device, queue, whole.steps - 1)
+            .expect("a read");
+        device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
+            .expect("the poll");
+        pollster::block_on(stats).expect("the snapshot")
+    });
+    assert_eq!(
+        since.records, whole.records,
+        "both reads see the one record"
+    );
+    println!();
+    println!(
+        "Stats read of one new record, ring of 2^20 records: the whole ring {:.1} ms, since the last read {:.2} ms (wall).",
+        millis(whole_time),
+        millis(since_time)
+    );
+}
+
 fn timed<R>(work: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
     let out = work();
