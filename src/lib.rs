@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod arena;
+mod checksum;
 mod chunk_table;
 mod config;
 mod device_check;

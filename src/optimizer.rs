@@ -670,6 +670,14 @@ impl Alig {
             .ok_or_else(|| {
                 Error::InvalidState("the max_lr history does not end at the groups' max_lr".into())
             })?;
+        // Before anything is allocated: a wrong capacity would otherwise reach the device.
+        if state.step_state.len() as u64 != state_byte_size(state.config.stats_capacity) {
+            return Err(Error::InvalidState(format!(
+                "a step state of {} bytes does not hold stats_capacity = {} records",
+                state.step_state.len(),
+                state.config.stats_capacity
+            )));
+        }
         let mut alig = Self::with_groups(device, arena, state.config, &state.groups)?;
         alig.restore_max_lr_history(queue, history);
         alig.recorded_steps = state.steps();

@@ -2,10 +2,12 @@
 //! built for, the step counters, the stats ring and the momentum, to bytes and back. The
 //! parameters themselves live in the arena and are saved with the model.
 //!
-//! The format is little-endian binary: a magic and a version, then each field in order.
+//! The format is little-endian binary: a magic and a version, then each field in order, then
+//! the CRC-32 of everything before it.
 
 use std::path::Path;
 
+use crate::checksum::crc32;
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
 use crate::groups::ParamGroup;
@@ -14,7 +16,9 @@ use crate::shader_types::StepStateHeader;
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 2: the step state's header grew the host-loss tags.
 // 3: the groups' max_lr at every setting, which the records name.
-const VERSION: u32 = 3;
+// 4: a CRC-32 at the end.
+const VERSION: u32 = 4;
+const CHECKSUM_BYTES: usize = 4;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
 /// optimizer built from it with [`Alig::from_state`](crate::Alig::from_state) continues the
@@ -92,11 +96,13 @@ impl AligState {
                 out.opt_f32(max_lr);
             }
         }
+        let checksum = crc32(&out.0);
+        out.u32(checksum);
         out.0
     }
 
-    /// Decodes a state written by [`AligState::to_bytes`]; anything else is
-    /// [`Error::InvalidState`].
+    /// Decodes a state written by [`AligState::to_bytes`]; anything else (a corrupted byte
+    /// included, by its checksum) is [`Error::InvalidState`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut input = Reader(bytes);
         if input.take(8)? != MAGIC {
@@ -106,6 +112,15 @@ impl AligState {
         if version != VERSION {
             return Err(invalid(&format!("unsupported version {version}")));
         }
+        let body = bytes
+            .len()
+            .checked_sub(CHECKSUM_BYTES)
+            .ok_or_else(|| invalid("truncated"))?;
+        let (body, checksum) = bytes.split_at(body);
+        if crc32(body).to_le_bytes() != checksum {
+            return Err(invalid("checksum mismatch: the state is corrupted"));
+        }
+        input.0 = &input.0[..input.0.len() - CHECKSUM_BYTES];
         let config = AligConfig {
             max_lr: input.opt_f32()?,
             momentum: input.f32()?,
@@ -277,11 +292,25 @@ mod tests {
             AligState::from_bytes(&bad_magic),
             Err(Error::InvalidState(_))
         ));
-        let mut trailing = bytes;
+        let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(matches!(
             AligState::from_bytes(&trailing),
             Err(Error::InvalidState(_))
         ));
+        // Every single corrupted byte, whatever the corruption.
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut corrupted = bytes.clone();
+                corrupted[at] ^= flip;
+                assert!(
+                    matches!(
+                        AligState::from_bytes(&corrupted),
+                        Err(Error::InvalidState(_))
+                    ),
+                    "byte {at} ^ {flip:#x} loaded"
+                );
+            }
+        }
     }
 }
