@@ -21,6 +21,14 @@ pub enum Error {
     /// The stats ring must hold at least one record.
     #[error("stats_capacity must be at least 1")]
     InvalidStatsCapacity,
+    /// `stats_capacity` is more than the device holds in one storage binding.
+    #[error("stats_capacity = {capacity} records, but this device's max_storage_buffer_binding_size (or max_buffer_size) holds at most {max}")]
+    StatsCapacityTooLarge {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The most this device holds ([`AligConfig::max_stats_capacity`](crate::AligConfig::max_stats_capacity)).
+        max: u32,
+    },
     /// The projection radius `max_norm` must be finite and greater than zero.
     #[error("max_norm must be finite and > 0, got {0}")]
     InvalidMaxNorm(f32),

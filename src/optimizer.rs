@@ -124,6 +124,7 @@ impl Alig {
     ) -> Result<Self> {
         config.validate_optimizer_wide()?;
         check_device(arena.device(), device)?;
+        config.validate_for_limits(&device.limits())?;
         let layout = arena.layout().clone();
         let tensor_groups =
             assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
