@@ -32,6 +32,12 @@ impl TensorSlot {
         self.len as u64 * F32_BYTES
     }
 
+    /// Size of the tensor in bytes rounded up to whole `vec4<f32>`s (16 bytes): the padding
+    /// after every tensor holds at least that much.
+    pub fn vec4_byte_size(&self) -> u64 {
+        self.byte_size().next_multiple_of(16)
+    }
+
     /// The element range of the tensor in the arena.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.len
@@ -183,7 +189,27 @@ pub struct Arena {
 impl Arena {
     /// Creates zeroed parameter and gradient buffers for `tensors` (name, number of elements)
     /// on `device`, each tensor aligned to the device's `min_storage_buffer_offset_alignment`.
+    /// Their usages are `STORAGE | COPY_SRC | COPY_DST`.
     pub fn new(device: &wgpu::Device, tensors: &[(&str, usize)]) -> Result<Self> {
+        Self::with_usages(device, tensors, wgpu::BufferUsages::empty())
+    }
+
+    /// [`Arena::new`], with `extra` usages on both buffers besides `STORAGE | COPY_SRC |
+    /// COPY_DST` (`VERTEX` to draw from the parameters, say). Mapping usages need
+    /// `Features::MAPPABLE_PRIMARY_BUFFERS`: without it they are [`Error::ArenaUsage`].
+    pub fn with_usages(
+        device: &wgpu::Device,
+        tensors: &[(&str, usize)],
+        extra: wgpu::BufferUsages,
+    ) -> Result<Self> {
+        let mappable = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE;
+        if extra.intersects(mappable)
+            && !device
+                .features()
+                .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+        {
+            return Err(Error::ArenaUsage(extra));
+        }
         let limits = device.limits();
         let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment)?;
         let bytes = layout.byte_size();
@@ -198,7 +224,8 @@ impl Arena {
         check_not_lost(device)?;
         let usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
+            | wgpu::BufferUsages::COPY_DST
+            | extra;
         let create = |label| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -256,6 +283,29 @@ impl Arena {
             &self.params,
             slot.byte_offset(),
             slot.byte_size(),
+        ))
+    }
+
+    /// The parameters of tensor `key` as a binding of whole `vec4<f32>`s: its size rounded up
+    /// to 16 bytes, the rest lying in the tensor's padding, which the optimizer neither counts
+    /// nor writes, whatever an engine leaves there.
+    pub fn param_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
+        Ok(buffer_slice(
+            &self.params,
+            slot.byte_offset(),
+            slot.vec4_byte_size(),
+        ))
+    }
+
+    /// The gradients of tensor `key` as a binding of whole `vec4<f32>`s, as
+    /// [`Arena::param_binding_vec4`] gives the parameters.
+    pub fn grad_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
+        Ok(buffer_slice(
+            &self.grads,
+            slot.byte_offset(),
+            slot.vec4_byte_size(),
         ))
     }
 

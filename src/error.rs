@@ -106,6 +106,10 @@ pub enum Error {
         /// the kernels".
         what: &'static str,
     },
+    /// Extra arena usages the device cannot give a storage buffer (mapping, without
+    /// `Features::MAPPABLE_PRIMARY_BUFFERS`).
+    #[error("the arena's buffers cannot have the usages {0:?} on this device")]
+    ArenaUsage(wgpu::BufferUsages),
     /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.
     #[error(
         "loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer"
