@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use wgpu_alig::{Alig, AligConfig, Arena, Loss};
+use wgpu_alig::{Alig, AligConfig, Arena, Loss, TensorId};
 
 use crate::cpu_time::HostTimes;
 use crate::fused_step::BENCH_LOSS;
@@ -28,9 +28,9 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, quick: bool) {
     println!("Host cost of many tensors (one element each): wall time of each call, ms; a step:");
     println!("encoder, record_step, finish, submit on an idle device, median CPU time of the thread, us.");
     println!(
-        "| tensors | Arena::new | Alig::new | write_all_grads | param_binding (all, by name) | step (CPU) |"
+        "| tensors | Arena::new | Alig::new | write_all_grads | write_grads (each, by id) | param_binding (all, by name) | step (CPU) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for count in TENSOR_COUNTS {
         let names: Vec<String> = (0..count).map(|k| format!("t{k}")).collect();
         let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 1)).collect();
@@ -42,6 +42,17 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, quick: bool) {
             arena
                 .write_all_grads(queue, &grads)
                 .expect("write the gradients")
+        });
+        let ids: Vec<TensorId> = names
+            .iter()
+            .map(|name| arena.tensor_id(name).expect("an id"))
+            .collect();
+        let ((), write_each_time) = timed(|| {
+            for &id in &ids {
+                arena
+                    .write_grads(queue, id, &grads[..1])
+                    .expect("write a gradient");
+            }
         });
         let ((), bind_time) = timed(|| {
             for name in &names {
@@ -65,10 +76,11 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, quick: bool) {
             times.cpu
         };
         println!(
-            "| {count} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {count} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             millis(arena_time),
             millis(alig_time),
             millis(write_time),
+            millis(write_each_time),
             millis(bind_time),
             micros(Some(median(step))),
         );
