@@ -113,7 +113,8 @@ impl Alig {
 
     /// The optimizer with parameter groups, each with its own `max_lr` and `momentum`;
     /// `gamma_hat` stays global. The config's `max_lr` and `momentum` are not used (nor
-    /// validated): its other fields hold for every group. Tensors in no group are frozen: in
+    /// validated): the groups hold them ([`Alig::config`] reports the first group's), and
+    /// its other fields hold for every group. Tensors in no group are frozen: in
     /// neither the norm nor the update, and never written. Each record's `gamma` is the first
     /// group's; [`StatsSnapshot::group_gammas`] gives every group's.
     pub fn with_groups(
