@@ -148,52 +148,12 @@ impl Alig {
             momentum: uses_momentum.then_some(config.momentum_kind),
             projection: config.max_norm.is_some(),
         };
-        let mut options = 0;
-        if groups.iter().any(|g| g.max_lr.is_none()) {
-            options |= OPTION_UNBOUNDED_GROUP;
-        }
-
         // One uniform block per window, each at an offset a uniform binding may start at.
         let uniform_size = std::mem::size_of::<AligUniforms>() as u64;
         let uniform_stride =
             uniform_size.next_multiple_of(limits.min_uniform_buffer_offset_alignment.into());
-        let mut uniforms = Vec::with_capacity(ranges.len());
-        let mut num_partials = 0u32;
-        for (index, range) in ranges.iter().enumerate() {
-            // The kernels index 64-float chunks with a u32.
-            let chunk_bytes = CHUNK_FLOATS as u64 * 4;
-            let chunk_base =
-                u32::try_from(range.start / chunk_bytes).map_err(|_| Error::ArenaTooLarge {
-                    bytes: layout.byte_size(),
-                    limit: u64::from(u32::MAX) * chunk_bytes,
-                    what: "chunk index of the kernels",
-                })?;
-            // At most MAX_WINDOW_BYTES / 16 = 2^31.
-            let len_vec4 = ((range.end - range.start) / 16) as u32;
-            let workgroups = split.workgroups(len_vec4);
-            let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
-            uniforms.push((
-                workgroups,
-                AligUniforms {
-                    eps: config.eps,
-                    f_star: config.f_star,
-                    c: config.c,
-                    max_norm: config.max_norm.unwrap_or(0.0),
-                    options: options | writes_record,
-                    len_vec4,
-                    num_partials: 0, // known once every window is counted
-                    stats_capacity: config.stats_capacity,
-                    partial_base: num_partials,
-                    chunk_base,
-                    max_lr_version: 0,
-                    _pad: 0,
-                },
-            ));
-            num_partials += workgroups;
-        }
-        for (_, block) in uniforms.iter_mut() {
-            block.num_partials = num_partials;
-        }
+        let (uniforms, num_partials) =
+            window_uniforms(&layout, &ranges, split, &config, unbounded_option(groups))?;
         let blocks: Vec<AligUniforms> = uniforms.iter().map(|&(_, block)| block).collect();
         let uniform_bytes = uniform_bytes(&blocks, uniform_stride);
         // Gradient partials, then (with projection) the partials of ||w||^2.
@@ -733,13 +693,10 @@ impl Alig {
             self.config.max_lr = max_lr;
         }
         self.write_group(queue, group);
-        let unbounded = self.groups.iter().any(|g| g.max_lr.is_none());
+        let unbounded = unbounded_option(&self.groups);
         for block in &mut self.uniforms {
             block.max_lr_version = version;
-            block.options &= !OPTION_UNBOUNDED_GROUP;
-            if unbounded {
-                block.options |= OPTION_UNBOUNDED_GROUP;
-            }
+            block.options = (block.options & !OPTION_UNBOUNDED_GROUP) | unbounded;
         }
         queue.write_buffer(
             &self.uniform_buffer,
@@ -840,6 +797,65 @@ fn group_params(group: &ParamGroup) -> GroupParams {
             0
         },
         _pad: 0,
+    }
+}
+
+/// The workgroups and uniform block of each window (`ranges` of the arena's bytes), and the
+/// number of partials pass 1 writes over all windows.
+fn window_uniforms(
+    layout: &ArenaLayout,
+    ranges: &[std::ops::Range<u64>],
+    split: WorkSplit,
+    config: &AligConfig,
+    options: u32,
+) -> Result<(Vec<(u32, AligUniforms)>, u32)> {
+    let mut uniforms = Vec::with_capacity(ranges.len());
+    let mut num_partials = 0u32;
+    for (index, range) in ranges.iter().enumerate() {
+        // The kernels index 64-float chunks with a u32.
+        let chunk_bytes = CHUNK_FLOATS as u64 * 4;
+        let chunk_base =
+            u32::try_from(range.start / chunk_bytes).map_err(|_| Error::ArenaTooLarge {
+                bytes: layout.byte_size(),
+                limit: u64::from(u32::MAX) * chunk_bytes,
+                what: "chunk index of the kernels",
+            })?;
+        // At most MAX_WINDOW_BYTES / 16 = 2^31.
+        let len_vec4 = ((range.end - range.start) / 16) as u32;
+        let workgroups = split.workgroups(len_vec4);
+        let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
+        uniforms.push((
+            workgroups,
+            AligUniforms {
+                eps: config.eps,
+                f_star: config.f_star,
+                c: config.c,
+                max_norm: config.max_norm.unwrap_or(0.0),
+                options: options | writes_record,
+                len_vec4,
+                num_partials: 0, // known once every window is counted
+                stats_capacity: config.stats_capacity,
+                partial_base: num_partials,
+                chunk_base,
+                max_lr_version: 0,
+                _pad: 0,
+            },
+        ));
+        num_partials += workgroups;
+    }
+    for (_, block) in uniforms.iter_mut() {
+        block.num_partials = num_partials;
+    }
+    Ok((uniforms, num_partials))
+}
+
+/// `OPTION_UNBOUNDED_GROUP` when some group has no `max_lr`, so that an overflowing
+/// `gamma_hat` skips the step.
+fn unbounded_option(groups: &[ParamGroup]) -> u32 {
+    if groups.iter().any(|g| g.max_lr.is_none()) {
+        OPTION_UNBOUNDED_GROUP
+    } else {
+        0
     }
 }
 
