@@ -18,7 +18,8 @@
 //! ```
 //!
 //! [`ParamGroup`]s give sets of tensors their own `max_lr` and momentum (`gamma_hat` stays
-//! global); tensors in no group are frozen. `f_star` and `c` turn the same kernels into the
+//! global); tensors in no group are frozen. [`Alig::set_max_lr`] and [`Alig::set_momentum`]
+//! change a group's settings between steps (a warmup, a schedule) with a buffer write. `f_star` and `c` turn the same kernels into the
 //! Polyak step with a known optimum or SPS-max.
 //!
 //! A step is two dispatches whatever the number of tensors (three with projection; that many
