@@ -4,7 +4,8 @@
 //! of recording a step, what the step's gap to its roofline is made of, and the project's
 //! targets. `ALIG_BENCH_QUICK=1` (or `-- --quick`) for a smoke run,
 //! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
-//! time on the host's clock only (what an adapter without timestamp queries gets).
+//! time on the host's clock only (what an adapter without timestamp queries gets),
+//! `ALIG_BENCH_HOST_SCALE=1` to run only the host cost of 10^3 to 10^5 tensors.
 
 #[path = "step/alternate.rs"]
 mod alternate;
@@ -18,6 +19,8 @@ mod cpu_time;
 mod fused_step;
 #[path = "step/gap.rs"]
 mod gap;
+#[path = "step/host_scale.rs"]
+mod host_scale;
 #[path = "step/kernel.rs"]
 mod kernel;
 #[path = "step/naive.rs"]
@@ -66,6 +69,11 @@ fn main() {
     let timer = Timer::new(device, queue, options.wall_clock_only);
     preamble::print(&gpu, &timer, &options);
 
+    if options.host_scale_only {
+        host_scale::run_section(device, queue, options.quick);
+        host_scale::stats_read_section(device, queue);
+        return;
+    }
     table::print_header();
     let mut rows = Vec::new();
     for &n in &options.sizes {
@@ -85,6 +93,8 @@ fn main() {
 
     let tensor_costs = tensor_count::run_section(device, queue, &timer, &options);
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
+    host_scale::run_section(device, queue, options.quick);
+    host_scale::stats_read_section(device, queue);
     let gap = gap::run_section(device, queue, &timer, &options);
     targets::print(&rows, &tensor_costs, &record_costs, gap.as_ref());
     println!();

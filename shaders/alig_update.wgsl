@@ -116,8 +116,8 @@ fn alig_update(
             }
             let old_w = params[i];
             var w = old_w;
-            // Only with several groups can a group without momentum meet a kernel with it.
-            if MOMENTUM_KIND == 0u || (GROUPED && mu == 0.0) {
+            // A group without momentum (built so, or set to 0 since) leaves its buffer as it is.
+            if MOMENTUM_KIND == 0u || mu == 0.0 {
                 w = w - gamma * g;
             } else if MOMENTUM_KIND == 2u {
                 // z <- mu*z - g ;  w <- w - gamma*g + gamma*mu*z   (SGD with Nesterov, lr = gamma)
@@ -155,7 +155,7 @@ fn alig_update(
         }
         let step = state.steps;
         state.records[step % cfg.stats_capacity] =
-            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, 0u);
+            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, cfg.max_lr_version);
         state.steps = step + 1u;
         if skipped {
             state.skipped = state.skipped + 1u;

@@ -52,7 +52,7 @@ struct AligUniforms {
     stats_capacity: u32, // records in the stats ring
     partial_base: u32,   // index of this window's first partial
     chunk_base: u32,     // index of this window's first chunk
-    _pad0: u32,
+    max_lr_version: u32, // which setting of the groups' max_lr this is, copied into records
     _pad1: u32,
 }
 
@@ -78,7 +78,7 @@ struct StepRecord {
     gamma_hat: f32,
     gamma: f32,         // of the first group
     param_sq_norm: f32, // ||w||^2 after the update, before projection (projection only)
-    _reserved: u32,
+    max_lr_version: u32, // the groups' max_lr the step ran with (AligUniforms::max_lr_version)
 }
 
 // The optimizer's per-step state on the GPU: the loss of the step being run (copied in by

@@ -1,9 +1,12 @@
 //! The arena: every trainable tensor of a model in one flat region per buffer kind, each
 //! tensor at an offset aligned for storage bindings, zero padding between.
 
+use std::collections::HashMap;
+
 use crate::device_check::{check_device, check_not_lost};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::readback::read_f32s_blocking;
+use crate::tensor_id::{TensorId, TensorKey};
 
 const F32_BYTES: u64 = 4;
 
@@ -29,6 +32,12 @@ impl TensorSlot {
         self.len as u64 * F32_BYTES
     }
 
+    /// Size of the tensor in bytes rounded up to whole `vec4<f32>`s (16 bytes): the padding
+    /// after every tensor holds at least that much.
+    pub fn vec4_byte_size(&self) -> u64 {
+        self.byte_size().next_multiple_of(16)
+    }
+
     /// The element range of the tensor in the arena.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.len
@@ -39,6 +48,8 @@ impl TensorSlot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArenaLayout {
     tensors: Vec<TensorSlot>,
+    // Name to position: look-ups stay constant-time with 10^5 tensors.
+    ids: HashMap<String, usize>,
     len: usize,
     alignment: u64,
 }
@@ -56,12 +67,13 @@ impl ArenaLayout {
         let alignment = u64::from(alignment).max(256).next_power_of_two();
         let align_elements = (alignment / F32_BYTES) as usize;
         let mut slots: Vec<TensorSlot> = Vec::with_capacity(tensors.len());
+        let mut ids = HashMap::with_capacity(tensors.len());
         let mut end = 0usize;
         for &(name, len) in tensors {
             if len == 0 {
                 return Err(Error::EmptyTensor(name.to_string()));
             }
-            if slots.iter().any(|slot| slot.name == name) {
+            if ids.insert(name.to_string(), slots.len()).is_some() {
                 return Err(Error::DuplicateTensor(name.to_string()));
             }
             // Sizes near usize::MAX would wrap: refuse them (no device holds such an arena).
@@ -87,6 +99,7 @@ impl ArenaLayout {
         }
         Ok(Self {
             tensors: slots,
+            ids,
             len: end.next_multiple_of(4),
             alignment,
         })
@@ -97,11 +110,16 @@ impl ArenaLayout {
         &self.tensors
     }
 
-    /// The tensor called `name`.
-    pub fn tensor(&self, name: &str) -> Result<&TensorSlot> {
-        self.tensors
-            .iter()
-            .find(|slot| slot.name == name)
+    /// The tensor `key` names (a name or a [`TensorId`]).
+    pub fn tensor(&self, key: impl TensorKey) -> Result<&TensorSlot> {
+        key.slot_in(self)
+    }
+
+    /// The id of the tensor called `name`: hold it for the per-step path.
+    pub fn id(&self, name: &str) -> Result<TensorId> {
+        self.ids
+            .get(name)
+            .map(|&index| TensorId(index))
             .ok_or_else(|| Error::UnknownTensor(name.to_string()))
     }
 
@@ -136,6 +154,16 @@ impl ArenaLayout {
             .collect()
     }
 
+    /// The tensors of `arena` (a whole buffer in this layout) one after the other, padding
+    /// left out.
+    pub(crate) fn gather(&self, arena: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.num_elements());
+        for slot in &self.tensors {
+            out.extend_from_slice(&arena[slot.range()]);
+        }
+        out
+    }
+
     /// Number of trainable elements (padding excluded).
     pub fn num_elements(&self) -> usize {
         self.tensors.iter().map(|slot| slot.len).sum()
@@ -161,7 +189,27 @@ pub struct Arena {
 impl Arena {
     /// Creates zeroed parameter and gradient buffers for `tensors` (name, number of elements)
     /// on `device`, each tensor aligned to the device's `min_storage_buffer_offset_alignment`.
+    /// Their usages are `STORAGE | COPY_SRC | COPY_DST`.
     pub fn new(device: &wgpu::Device, tensors: &[(&str, usize)]) -> Result<Self> {
+        Self::with_usages(device, tensors, wgpu::BufferUsages::empty())
+    }
+
+    /// [`Arena::new`], with `extra` usages on both buffers besides `STORAGE | COPY_SRC |
+    /// COPY_DST` (`VERTEX` to draw from the parameters, say). Mapping usages need
+    /// `Features::MAPPABLE_PRIMARY_BUFFERS`: without it they are [`Error::ArenaUsage`].
+    pub fn with_usages(
+        device: &wgpu::Device,
+        tensors: &[(&str, usize)],
+        extra: wgpu::BufferUsages,
+    ) -> Result<Self> {
+        let mappable = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE;
+        if extra.intersects(mappable)
+            && !device
+                .features()
+                .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+        {
+            return Err(Error::ArenaUsage(extra));
+        }
         let limits = device.limits();
         let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment)?;
         let bytes = layout.byte_size();
@@ -176,7 +224,8 @@ impl Arena {
         check_not_lost(device)?;
         let usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
+            | wgpu::BufferUsages::COPY_DST
+            | extra;
         let create = |label| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -206,9 +255,14 @@ impl Arena {
         &self.layout
     }
 
-    /// The tensor called `name`.
-    pub fn tensor(&self, name: &str) -> Result<&TensorSlot> {
-        self.layout.tensor(name)
+    /// The tensor `key` names (a name or a [`TensorId`]).
+    pub fn tensor(&self, key: impl TensorKey) -> Result<&TensorSlot> {
+        self.layout.tensor(key)
+    }
+
+    /// The id of the tensor called `name`: an index, for the calls of the per-step path.
+    pub fn tensor_id(&self, name: &str) -> Result<TensorId> {
+        self.layout.id(name)
     }
 
     /// The buffer of all parameters.
@@ -221,9 +275,10 @@ impl Arena {
         &self.grads
     }
 
-    /// The parameters of tensor `name` as a storage binding (buffer, offset, size).
-    pub fn param_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(name)?;
+    /// The parameters of tensor `key` (a name or a [`TensorId`]) as a storage binding
+    /// (buffer, offset, size).
+    pub fn param_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
         Ok(buffer_slice(
             &self.params,
             slot.byte_offset(),
@@ -231,9 +286,32 @@ impl Arena {
         ))
     }
 
-    /// The gradients of tensor `name` as a storage binding (buffer, offset, size).
-    pub fn grad_binding(&self, name: &str) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(name)?;
+    /// The parameters of tensor `key` as a binding of whole `vec4<f32>`s: its size rounded up
+    /// to 16 bytes, the rest lying in the tensor's padding, which the optimizer neither counts
+    /// nor writes, whatever an engine leaves there.
+    pub fn param_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
+        Ok(buffer_slice(
+            &self.params,
+            slot.byte_offset(),
+            slot.vec4_byte_size(),
+        ))
+    }
+
+    /// The gradients of tensor `key` as a binding of whole `vec4<f32>`s, as
+    /// [`Arena::param_binding_vec4`] gives the parameters.
+    pub fn grad_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
+        Ok(buffer_slice(
+            &self.grads,
+            slot.byte_offset(),
+            slot.vec4_byte_size(),
+        ))
+    }
+
+    /// The gradients of tensor `key` as a storage binding (buffer, offset, size).
+    pub fn grad_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
+        let slot = self.tensor(key)?;
         Ok(buffer_slice(
             &self.grads,
             slot.byte_offset(),
@@ -241,31 +319,86 @@ impl Arena {
         ))
     }
 
-    /// Writes the parameters of tensor `name` (through `queue.write_buffer`, so the write
-    /// lands before the next submitted command buffer). `queue` must be the arena's
-    /// device's: wgpu offers no way to check it.
-    pub fn write_params(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
-        self.write(queue, &self.params, name, values)
+    /// Writes the parameters of tensor `key` (a name or a [`TensorId`]) through
+    /// `queue.write_buffer`, so the write lands before the next submitted command buffer.
+    /// `queue` must be the arena's device's: wgpu offers no way to check it.
+    pub fn write_params(
+        &self,
+        queue: &wgpu::Queue,
+        key: impl TensorKey,
+        values: &[f32],
+    ) -> Result<()> {
+        self.write(queue, &self.params, key, values)
     }
 
-    /// Writes the gradients of tensor `name`, as [`Arena::write_params`] does.
-    pub fn write_grads(&self, queue: &wgpu::Queue, name: &str, values: &[f32]) -> Result<()> {
-        self.write(queue, &self.grads, name, values)
+    /// Writes the gradients of tensor `key`, as [`Arena::write_params`] does.
+    pub fn write_grads(
+        &self,
+        queue: &wgpu::Queue,
+        key: impl TensorKey,
+        values: &[f32],
+    ) -> Result<()> {
+        self.write(queue, &self.grads, key, values)
+    }
+
+    /// Writes the parameters of every tensor in one call: `values` holds the tensors one after
+    /// the other in declaration order ([`ArenaLayout::num_elements`] floats, no padding). One
+    /// staging write of the whole buffer, padding written as zeros.
+    pub fn write_all_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
+        self.write_all(queue, &self.params, values)
+    }
+
+    /// Writes the gradients of every tensor in one call, as [`Arena::write_all_params`] does.
+    pub fn write_all_grads(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
+        self.write_all(queue, &self.grads, values)
     }
 
     fn write(
         &self,
         queue: &wgpu::Queue,
         buffer: &wgpu::Buffer,
-        name: &str,
+        key: impl TensorKey,
         values: &[f32],
     ) -> Result<()> {
-        let slot = self.checked_slot(name, values.len())?;
+        let slot = self.checked_slot(key, values.len())?;
         queue.write_buffer(buffer, slot.byte_offset(), bytemuck::cast_slice(values));
         Ok(())
     }
 
-    /// Reads the parameters of tensor `name` back, waiting for the device. For tests,
+    fn write_all(&self, queue: &wgpu::Queue, buffer: &wgpu::Buffer, values: &[f32]) -> Result<()> {
+        let expected = self.layout.num_elements();
+        if values.len() != expected {
+            return Err(Error::LengthMismatch {
+                tensor: "(all tensors)".into(),
+                expected,
+                actual: values.len(),
+            });
+        }
+        // The buffer is never empty: an arena has at least one element.
+        let size = wgpu::BufferSize::new(self.layout.byte_size()).ok_or(Error::EmptyArena)?;
+        // Written straight into wgpu's staging memory: no host copy of the whole arena.
+        let mut view = queue
+            .write_buffer_with(buffer, 0, size)
+            .ok_or_else(|| Error::Gpu("the queue refused the arena's write".into()))?;
+        let mut staging = view.slice(..);
+        let (mut written, mut taken) = (0usize, 0usize);
+        for slot in self.layout.tensors() {
+            let (start, end) = (
+                slot.byte_offset() as usize,
+                (slot.byte_offset() + slot.byte_size()) as usize,
+            );
+            staging.slice(written..start).fill(0);
+            staging
+                .slice(start..end)
+                .copy_from_slice(bytemuck::cast_slice(&values[taken..taken + slot.len]));
+            written = end;
+            taken += slot.len;
+        }
+        staging.slice(written..).fill(0);
+        Ok(())
+    }
+
+    /// Reads the parameters of tensor `key` back, waiting for the device. For tests,
     /// checkpoints and tools: it stalls the queue, so keep it off the training loop.
     /// `device` must be the arena's ([`Error::WrongDevice`]), and `queue` its queue (which
     /// wgpu offers no way to check).
@@ -273,9 +406,9 @@ impl Arena {
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        name: &str,
+        key: impl TensorKey,
     ) -> Result<Vec<f32>> {
-        let slot = self.tensor(name)?;
+        let slot = self.tensor(key)?;
         check_device(&self.device, device)?;
         read_f32s_blocking(
             &self.device,
@@ -286,14 +419,14 @@ impl Arena {
         )
     }
 
-    /// Reads the gradients of tensor `name` back, as [`Arena::read_params`] does.
+    /// Reads the gradients of tensor `key` back, as [`Arena::read_params`] does.
     pub fn read_grads(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        name: &str,
+        key: impl TensorKey,
     ) -> Result<Vec<f32>> {
-        let slot = self.tensor(name)?;
+        let slot = self.tensor(key)?;
         check_device(&self.device, device)?;
         read_f32s_blocking(
             &self.device,
@@ -302,6 +435,29 @@ impl Arena {
             slot.byte_offset(),
             slot.byte_size(),
         )
+    }
+
+    /// Reads the parameters of every tensor back in one copy, waiting for the device: the
+    /// tensors one after the other in declaration order, without padding (the layout of
+    /// [`Arena::write_all_params`]).
+    pub fn read_all_params(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Vec<f32>> {
+        check_device(&self.device, device)?;
+        let all = read_f32s_blocking(
+            &self.device,
+            queue,
+            &self.params,
+            0,
+            self.layout.byte_size(),
+        )?;
+        Ok(self.layout.gather(&all))
+    }
+
+    /// Reads the gradients of every tensor back in one copy, as [`Arena::read_all_params`]
+    /// does.
+    pub fn read_all_grads(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Vec<f32>> {
+        check_device(&self.device, device)?;
+        let all = read_f32s_blocking(&self.device, queue, &self.grads, 0, self.layout.byte_size())?;
+        Ok(self.layout.gather(&all))
     }
 
     /// Records a clear of every gradient to zero into `encoder`, which must be of the
@@ -310,11 +466,11 @@ impl Arena {
         encoder.clear_buffer(&self.grads, 0, None);
     }
 
-    fn checked_slot(&self, name: &str, len: usize) -> Result<&TensorSlot> {
-        let slot = self.tensor(name)?;
+    fn checked_slot(&self, key: impl TensorKey, len: usize) -> Result<&TensorSlot> {
+        let slot = self.tensor(key)?;
         if slot.len != len {
             return Err(Error::LengthMismatch {
-                tensor: name.to_string(),
+                tensor: slot.name.clone(),
                 expected: slot.len,
                 actual: len,
             });

@@ -1,6 +1,8 @@
 //! The optimizer's hyper-parameters and their validation.
 
 use crate::error::{Error, Result};
+use crate::shader_types::StepStateHeader;
+use crate::stats::StepRecord;
 
 /// How momentum enters the update (see the crate docs for the formulas).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,6 +94,34 @@ impl AligConfig {
         }
         if self.stats_capacity == 0 {
             return Err(Error::InvalidStatsCapacity);
+        }
+        Ok(())
+    }
+}
+
+impl AligConfig {
+    /// The largest `stats_capacity` a device with `limits` can hold: the stats ring and the
+    /// step state's header are one buffer, bound whole by the kernels, so they must fit in
+    /// one storage binding (`max_storage_buffer_binding_size`) and one buffer
+    /// (`max_buffer_size`).
+    pub fn max_stats_capacity(limits: &wgpu::Limits) -> u32 {
+        let bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let header = std::mem::size_of::<StepStateHeader>() as u64;
+        let record = std::mem::size_of::<StepRecord>() as u64;
+        (bytes.saturating_sub(header) / record).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// [`Error::StatsCapacityTooLarge`] when `stats_capacity` exceeds what a device with
+    /// `limits` can hold ([`AligConfig::max_stats_capacity`]).
+    pub(crate) fn validate_for_limits(&self, limits: &wgpu::Limits) -> Result<()> {
+        let max = Self::max_stats_capacity(limits);
+        if self.stats_capacity > max {
+            return Err(Error::StatsCapacityTooLarge {
+                capacity: self.stats_capacity,
+                max,
+            });
         }
         Ok(())
     }

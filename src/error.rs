@@ -21,6 +21,14 @@ pub enum Error {
     /// The stats ring must hold at least one record.
     #[error("stats_capacity must be at least 1")]
     InvalidStatsCapacity,
+    /// `stats_capacity` is more than the device holds in one storage binding.
+    #[error("stats_capacity = {capacity} records, but this device's max_storage_buffer_binding_size (or max_buffer_size) holds at most {max}")]
+    StatsCapacityTooLarge {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The most this device holds ([`AligConfig::max_stats_capacity`](crate::AligConfig::max_stats_capacity)).
+        max: u32,
+    },
     /// The projection radius `max_norm` must be finite and greater than zero.
     #[error("max_norm must be finite and > 0, got {0}")]
     InvalidMaxNorm(f32),
@@ -38,6 +46,21 @@ pub enum Error {
         /// Most groups an optimizer can have.
         limit: usize,
     },
+    /// No parameter group has that index.
+    #[error("no parameter group {group}: the optimizer has {groups}")]
+    UnknownGroup {
+        /// The index passed.
+        group: usize,
+        /// Groups of the optimizer.
+        groups: usize,
+    },
+    /// A momentum above 0 for an optimizer built without momentum in any group, which has no
+    /// momentum buffer.
+    #[error("the optimizer was built without momentum in any group, so it has no momentum buffer; build a group with momentum (it may be set to 0 until needed)")]
+    NoMomentumBuffer,
+    /// `max_lr` was changed 2^32 times: the records' version numbers are spent.
+    #[error("max_lr was changed too many times (2^32) for the records to tell the settings apart")]
+    TooManySettings,
     /// Every tensor is frozen (in no parameter group).
     #[error("no tensor is in a parameter group: nothing to train")]
     NothingToTrain,
@@ -53,6 +76,14 @@ pub enum Error {
     /// No tensor of that name is in the arena.
     #[error("no tensor named `{0}` in the arena")]
     UnknownTensor(String),
+    /// A [`TensorId`](crate::TensorId) past the arena's tensors.
+    #[error("tensor id {index} names no tensor: the arena has {tensors}")]
+    UnknownTensorId {
+        /// The id's index.
+        index: usize,
+        /// Tensors in the arena.
+        tensors: usize,
+    },
     /// Data for a tensor has the wrong number of elements.
     #[error("tensor `{tensor}` has {expected} elements, got {actual}")]
     LengthMismatch {
@@ -75,6 +106,10 @@ pub enum Error {
         /// the kernels".
         what: &'static str,
     },
+    /// Extra arena usages the device cannot give a storage buffer (mapping, without
+    /// `Features::MAPPABLE_PRIMARY_BUFFERS`).
+    #[error("the arena's buffers cannot have the usages {0:?} on this device")]
+    ArenaUsage(wgpu::BufferUsages),
     /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.
     #[error(
         "loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer"

@@ -2,6 +2,8 @@
 //! code, the loss, the gradient norm and so `gamma_hat` stay global; tensors in no group are
 //! frozen: in neither the norm nor the update, and never written.
 
+use std::collections::HashMap;
+
 use crate::config::{validate_max_lr, validate_momentum};
 use crate::error::{Error, Result};
 
@@ -50,14 +52,15 @@ pub(crate) fn assign_groups<'a>(
     tensors: impl ExactSizeIterator<Item = &'a str>,
     groups: &[ParamGroup],
 ) -> Result<Vec<Option<usize>>> {
-    let names: Vec<&str> = tensors.collect();
-    let mut assignment = vec![None; names.len()];
+    // A map, so that 10^5 tensors assign in linear time.
+    let count = tensors.len();
+    let positions: HashMap<&str, usize> = tensors.enumerate().map(|(k, n)| (n, k)).collect();
+    let mut assignment = vec![None; count];
     for (group_index, group) in groups.iter().enumerate() {
         group.validate()?;
         for name in &group.tensors {
-            let tensor = names
-                .iter()
-                .position(|n| n == name)
+            let tensor = *positions
+                .get(name.as_str())
                 .ok_or_else(|| Error::UnknownTensor(name.clone()))?;
             if assignment[tensor].replace(group_index).is_some() {
                 return Err(Error::TensorInTwoGroups(name.clone()));

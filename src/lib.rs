@@ -18,7 +18,8 @@
 //! ```
 //!
 //! [`ParamGroup`]s give sets of tensors their own `max_lr` and momentum (`gamma_hat` stays
-//! global); tensors in no group are frozen. `f_star` and `c` turn the same kernels into the
+//! global); tensors in no group are frozen. [`Alig::set_max_lr`] and [`Alig::set_momentum`]
+//! change a group's settings between steps (a warmup, a schedule) with a buffer write. `f_star` and `c` turn the same kernels into the
 //! Polyak step with a known optimum or SPS-max.
 //!
 //! A step is two dispatches whatever the number of tensors (three with projection; that many
@@ -47,6 +48,7 @@
 #![deny(missing_docs)]
 
 mod arena;
+mod checksum;
 mod chunk_table;
 mod config;
 mod device_check;
@@ -54,6 +56,7 @@ mod error;
 mod gpu;
 mod groups;
 mod host_losses;
+mod max_lr_history;
 mod optimizer;
 mod pipelines;
 mod readback;
@@ -63,6 +66,7 @@ pub mod shaders;
 mod state;
 mod stats;
 mod summation;
+mod tensor_id;
 mod work_split;
 
 pub use arena::{Arena, ArenaLayout, TensorSlot};
@@ -74,4 +78,5 @@ pub use host_losses::HOST_LOSS_SLOTS;
 pub use optimizer::{Alig, Loss};
 pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};
+pub use tensor_id::{TensorId, TensorKey};
 pub use work_split::WorkSplit;

@@ -5,15 +5,16 @@ use std::future::Future;
 
 use crate::arena::{buffer_slice, Arena, ArenaLayout};
 use crate::chunk_table::{chunk_table, has_masked_floats};
-use crate::config::AligConfig;
+use crate::config::{validate_max_lr, validate_momentum, AligConfig};
 use crate::device_check::{check_device, create_buffer_with};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
 use crate::host_losses::HostLosses;
+use crate::max_lr_history::MaxLrHistory;
 use crate::pipelines::{
     alig_update_binding, grad_sq_norm_binding, project_params_binding, Pipelines,
 };
-use crate::readback::read_buffer;
+use crate::readback::{read_buffer, read_ranges};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::readback::{read_buffer_blocking, read_f32s_blocking};
 use crate::shader_types::{
@@ -63,11 +64,23 @@ pub struct Alig {
     // Read only by the blocking reads, which wasm32 lacks.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     layout: ArenaLayout,
+    // The group of each tensor (None: frozen), in the arena's order.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    tensor_groups: Vec<Option<usize>>,
     pipelines: Pipelines,
     windows: Vec<Window>,
     state: wgpu::Buffer,
     momentum: Option<wgpu::Buffer>,
     host_losses: HostLosses,
+    // What the setters rewrite: the groups' parameters, and each window's uniform block
+    // (host copies in `uniforms`, `uniform_stride` bytes apart).
+    groups_buffer: wgpu::Buffer,
+    uniform_buffer: wgpu::Buffer,
+    uniforms: Vec<AligUniforms>,
+    uniform_stride: u64,
+    max_lr_history: MaxLrHistory,
+    // Steps recorded (wraps as the GPU's count does): where a read since a step stops.
+    recorded_steps: u32,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -100,7 +113,8 @@ impl Alig {
 
     /// The optimizer with parameter groups, each with its own `max_lr` and `momentum`;
     /// `gamma_hat` stays global. The config's `max_lr` and `momentum` are not used (nor
-    /// validated): its other fields hold for every group. Tensors in no group are frozen: in
+    /// validated): the groups hold them ([`Alig::config`] reports the first group's), and
+    /// its other fields hold for every group. Tensors in no group are frozen: in
     /// neither the norm nor the update, and never written. Each record's `gamma` is the first
     /// group's; [`StatsSnapshot::group_gammas`] gives every group's.
     pub fn with_groups(
@@ -111,10 +125,17 @@ impl Alig {
     ) -> Result<Self> {
         config.validate_optimizer_wide()?;
         check_device(arena.device(), device)?;
+        config.validate_for_limits(&device.limits())?;
         let layout = arena.layout().clone();
         let tensor_groups =
             assign_groups(layout.tensors().iter().map(|t| t.name.as_str()), groups)?;
         let chunk_table = chunk_table(&layout, &tensor_groups, groups.len())?;
+        // The groups hold max_lr and momentum; the config reports the first group's.
+        let config = AligConfig {
+            max_lr: groups[0].max_lr,
+            momentum: groups[0].momentum,
+            ..config
+        };
         let group_params: Vec<GroupParams> = groups.iter().map(group_params).collect();
         let uses_momentum = groups.iter().any(|g| g.momentum > 0.0);
 
@@ -127,55 +148,14 @@ impl Alig {
             momentum: uses_momentum.then_some(config.momentum_kind),
             projection: config.max_norm.is_some(),
         };
-        let mut options = 0;
-        if groups.iter().any(|g| g.max_lr.is_none()) {
-            options |= OPTION_UNBOUNDED_GROUP;
-        }
-
         // One uniform block per window, each at an offset a uniform binding may start at.
         let uniform_size = std::mem::size_of::<AligUniforms>() as u64;
         let uniform_stride =
             uniform_size.next_multiple_of(limits.min_uniform_buffer_offset_alignment.into());
-        let mut uniforms = Vec::with_capacity(ranges.len());
-        let mut num_partials = 0u32;
-        for (index, range) in ranges.iter().enumerate() {
-            // The kernels index 64-float chunks with a u32.
-            let chunk_bytes = CHUNK_FLOATS as u64 * 4;
-            let chunk_base =
-                u32::try_from(range.start / chunk_bytes).map_err(|_| Error::ArenaTooLarge {
-                    bytes: layout.byte_size(),
-                    limit: u64::from(u32::MAX) * chunk_bytes,
-                    what: "chunk index of the kernels",
-                })?;
-            // At most MAX_WINDOW_BYTES / 16 = 2^31.
-            let len_vec4 = ((range.end - range.start) / 16) as u32;
-            let workgroups = split.workgroups(len_vec4);
-            let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
-            uniforms.push((
-                workgroups,
-                AligUniforms {
-                    eps: config.eps,
-                    f_star: config.f_star,
-                    c: config.c,
-                    max_norm: config.max_norm.unwrap_or(0.0),
-                    options: options | writes_record,
-                    len_vec4,
-                    num_partials: 0, // known once every window is counted
-                    stats_capacity: config.stats_capacity,
-                    partial_base: num_partials,
-                    chunk_base,
-                    _pad: [0; 2],
-                },
-            ));
-            num_partials += workgroups;
-        }
-        let mut uniform_bytes = vec![0u8; uniform_stride as usize * uniforms.len()];
-        for (index, (_, block)) in uniforms.iter_mut().enumerate() {
-            block.num_partials = num_partials;
-            let at = index * uniform_stride as usize;
-            uniform_bytes[at..at + uniform_size as usize]
-                .copy_from_slice(bytemuck::bytes_of(block));
-        }
+        let (uniforms, num_partials) =
+            window_uniforms(&layout, &ranges, split, &config, unbounded_option(groups))?;
+        let blocks: Vec<AligUniforms> = uniforms.iter().map(|&(_, block)| block).collect();
+        let uniform_bytes = uniform_bytes(&blocks, uniform_stride);
         // Gradient partials, then (with projection) the partials of ||w||^2.
         let partial_sets = if config.max_norm.is_some() { 2 } else { 1 };
         let partial_bytes =
@@ -195,15 +175,16 @@ impl Alig {
             };
             let storage = wgpu::BufferUsages::STORAGE;
             let copy = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+            // Both rewritten by set_max_lr and set_momentum.
             let uniform_buffer = init(
                 "wgpu-alig uniforms",
                 &uniform_bytes,
-                wgpu::BufferUsages::UNIFORM,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             )?;
             let groups_buffer = init(
                 "wgpu-alig groups",
                 bytemuck::cast_slice(&group_params),
-                storage,
+                storage | wgpu::BufferUsages::COPY_DST,
             )?;
             let chunk_table = init(
                 "wgpu-alig chunk table",
@@ -304,11 +285,18 @@ impl Alig {
                 config,
                 groups: groups.to_vec(),
                 layout,
+                tensor_groups,
                 pipelines,
                 windows,
                 state,
                 momentum,
                 host_losses,
+                groups_buffer,
+                uniform_buffer,
+                uniforms: blocks,
+                uniform_stride,
+                max_lr_history: MaxLrHistory::new(groups.iter().map(|g| g.max_lr).collect()),
+                recorded_steps: 0,
             })
         })?
     }
@@ -386,6 +374,7 @@ impl Alig {
                 }
             }
         }
+        self.recorded_steps = self.recorded_steps.wrapping_add(1);
         Ok(())
     }
 
@@ -426,23 +415,29 @@ impl Alig {
         let Some(max_norm) = self.config.max_norm else {
             return Ok(());
         };
-        let names: Vec<&str> = self
-            .groups
-            .iter()
-            .flat_map(|g| g.tensors.iter().map(String::as_str))
-            .collect();
-        let mut params = Vec::with_capacity(names.len());
-        for name in &names {
-            let values = arena.read_params(device, queue, name)?;
-            params.push(values.into_iter().map(f64::from).collect::<Vec<f64>>());
+        // One read and one write of the whole arena, whatever the number of tensors.
+        let all = arena.read_all_params(device, queue)?;
+        let mut params: Vec<Vec<f64>> = Vec::new();
+        let mut trained = Vec::new();
+        let mut taken = 0;
+        for (slot, group) in self.layout.tensors().iter().zip(&self.tensor_groups) {
+            if group.is_some() {
+                let values = &all[taken..taken + slot.len];
+                params.push(values.iter().map(|&w| f64::from(w)).collect());
+                trained.push(taken);
+            }
+            taken += slot.len;
         }
         let mut views: Vec<&mut Vec<f64>> = params.iter_mut().collect();
         let sq_norm = crate::reference::project_params(&mut views, f64::from(max_norm));
         if sq_norm.is_finite() && sq_norm > f64::from(max_norm).powi(2) {
-            for (name, values) in names.iter().zip(&params) {
-                let values: Vec<f32> = values.iter().map(|&w| w as f32).collect();
-                arena.write_params(queue, name, &values)?;
+            let mut all = all;
+            for (start, values) in trained.iter().zip(&params) {
+                for (w, &projected) in all[*start..].iter_mut().zip(values) {
+                    *w = projected as f32;
+                }
             }
+            arena.write_all_params(queue, &all)?;
         }
         Ok(())
     }
@@ -479,8 +474,57 @@ impl Alig {
     ) -> impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static {
         let bytes = check_device(&self.device, device)
             .and_then(|()| read_buffer(&self.device, queue, &self.state, 0, self.state.size()));
-        let max_lrs = self.group_max_lrs();
-        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, max_lrs)) }
+        let history = self.max_lr_history.clone();
+        async move { Ok(StatsSnapshot::from_state_bytes(&bytes?.await?, &history)) }
+    }
+
+    /// Starts reading the records of the steps from `since` on (the `steps` of an earlier
+    /// snapshot, say) and the counters: a copy of those records only, not of the whole ring.
+    /// Returns the index of the copy's submit (for `wgpu::PollType::WaitForSubmissionIndex`)
+    /// and a future of the snapshot, which completes as [`Alig::read_stats`]'s does. The
+    /// snapshot holds the records of the steps from `since` on that the ring still keeps and
+    /// that had run when the copy ran; [`StatsSnapshot::dropped_since`]`(since)` counts those
+    /// it no longer keeps. Which slots to copy comes from the steps recorded so far; steps
+    /// recorded and not yet submitted are not in it, nor are they counted.
+    #[allow(clippy::type_complexity)]
+    pub fn read_stats_since(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        since: u32,
+    ) -> Result<(
+        wgpu::SubmissionIndex,
+        impl Future<Output = Result<StatsSnapshot>> + wgpu::WasmNotSend + 'static,
+    )> {
+        check_device(&self.device, device)?;
+        let capacity = self.config.stats_capacity;
+        // Steps from `since` to the last recorded one, at most a ring's worth (wrapping).
+        let wanted = self.recorded_steps.wrapping_sub(since);
+        let wanted = if wanted > u32::MAX / 2 { 0 } else { wanted };
+        let count = wanted.min(capacity);
+        let first = self.recorded_steps.wrapping_sub(count);
+        let header = std::mem::size_of::<StepStateHeader>() as u64;
+        let record = std::mem::size_of::<StepRecord>() as u64;
+        let slot = |s: u32| header + u64::from(s) * record;
+        let start = first % capacity;
+        let head = count.min(capacity - start);
+        let mut ranges = Vec::with_capacity(3);
+        ranges.push(0..header);
+        if head > 0 {
+            ranges.push(slot(start)..slot(start + head));
+        }
+        if count > head {
+            ranges.push(slot(0)..slot(count - head));
+        }
+        let (submission, bytes) = read_ranges(&self.device, queue, &self.state, &ranges)?;
+        let history = self.max_lr_history.clone();
+        Ok((submission, async move {
+            Ok(StatsSnapshot::from_records_since(
+                &bytes.await?,
+                first,
+                &history,
+            ))
+        }))
     }
 
     /// [`Alig::read_stats`], waiting for the device.
@@ -494,20 +538,20 @@ impl Alig {
         let bytes = read_buffer_blocking(&self.device, queue, &self.state, 0, self.state.size())?;
         Ok(StatsSnapshot::from_state_bytes(
             &bytes,
-            self.group_max_lrs(),
+            &self.max_lr_history,
         ))
     }
 
-    /// Reads the momentum of tensor `name` back, waiting for the device (zeros when no group
-    /// uses momentum).
+    /// Reads the momentum of tensor `key` (a name or a [`TensorId`](crate::TensorId)) back,
+    /// waiting for the device (zeros when no group uses momentum).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_momentum(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        name: &str,
+        key: impl crate::TensorKey,
     ) -> Result<Vec<f32>> {
-        let slot = self.layout.tensor(name)?;
+        let slot = self.layout.tensor(key)?;
         check_device(&self.device, device)?;
         let Some(momentum) = &self.momentum else {
             return Ok(vec![0.0; slot.len]);
@@ -526,7 +570,9 @@ impl Alig {
         self.momentum.as_ref()
     }
 
-    /// The configuration the optimizer was built with.
+    /// The configuration the optimizer runs with. Its `max_lr` and `momentum` are the first
+    /// group's as they are now (after [`Alig::set_max_lr`] and [`Alig::set_momentum`]), with
+    /// groups too; [`Alig::groups`] has every group's.
     pub fn config(&self) -> &AligConfig {
         &self.config
     }
@@ -548,6 +594,7 @@ impl Alig {
             tensors: tensor_lens(&self.layout),
             step_state,
             momentum,
+            max_lr_history: self.max_lr_history.versions().map(<[_]>::to_vec).collect(),
         })
     }
 
@@ -567,7 +614,35 @@ impl Alig {
                 state.tensors, tensors
             )));
         }
-        let alig = Self::with_groups(device, arena, state.config, &state.groups)?;
+        let first = state.groups.first();
+        if first
+            .is_some_and(|g| g.max_lr != state.config.max_lr || g.momentum != state.config.momentum)
+        {
+            return Err(Error::InvalidState(
+                "config.max_lr or config.momentum differs from the first group's: the groups hold them, edit those".into(),
+            ));
+        }
+        let history = MaxLrHistory::from_versions(state.max_lr_history.clone())
+            .filter(|h| h.versions().all(|v| v.len() == state.groups.len()))
+            .filter(|h| {
+                h.current()
+                    .iter()
+                    .eq(state.groups.iter().map(|g| &g.max_lr))
+            })
+            .ok_or_else(|| {
+                Error::InvalidState("the max_lr history does not end at the groups' max_lr".into())
+            })?;
+        // Before anything is allocated: a wrong capacity would otherwise reach the device.
+        if state.step_state.len() as u64 != state_byte_size(state.config.stats_capacity) {
+            return Err(Error::InvalidState(format!(
+                "a step state of {} bytes does not hold stats_capacity = {} records",
+                state.step_state.len(),
+                state.config.stats_capacity
+            )));
+        }
+        let mut alig = Self::with_groups(device, arena, state.config, &state.groups)?;
+        alig.restore_max_lr_history(queue, history);
+        alig.recorded_steps = state.steps();
         if state.step_state.len() as u64 != alig.state.size() {
             return Err(Error::InvalidState("step state of the wrong size".into()));
         }
@@ -587,8 +662,98 @@ impl Alig {
         &self.groups
     }
 
-    fn group_max_lrs(&self) -> Vec<Option<f32>> {
-        self.groups.iter().map(|g| g.max_lr).collect()
+    /// Sets the `max_lr` of group `group` (the index in the groups given at construction;
+    /// 0 for [`Alig::new`]) from the next submit on `queue` on: a `queue.write_buffer` into the
+    /// groups' parameters and the uniforms, nothing rebuilt, nothing waited for. Like any
+    /// such write it lands before the next submitted command buffer, so steps recorded
+    /// earlier and submitted after this call run with the new value too. Each record names
+    /// the setting it ran with ([`StepRecord::max_lr_version`]), so
+    /// [`StatsSnapshot::group_gammas`] stays true for earlier steps; the optimizer keeps
+    /// every setting (one `Option<f32>` per group per change) in memory and in its saved
+    /// state. Setting the value a group already has changes nothing.
+    pub fn set_max_lr(
+        &mut self,
+        queue: &wgpu::Queue,
+        group: usize,
+        max_lr: Option<f32>,
+    ) -> Result<()> {
+        self.check_group(group)?;
+        validate_max_lr(max_lr)?;
+        if self.groups[group].max_lr == max_lr {
+            return Ok(());
+        }
+        let mut max_lrs = self.max_lr_history.current().to_vec();
+        max_lrs[group] = max_lr;
+        let version = self
+            .max_lr_history
+            .push(max_lrs)
+            .ok_or(Error::TooManySettings)?;
+        self.groups[group].max_lr = max_lr;
+        if group == 0 {
+            self.config.max_lr = max_lr;
+        }
+        self.write_group(queue, group);
+        let unbounded = unbounded_option(&self.groups);
+        for block in &mut self.uniforms {
+            block.max_lr_version = version;
+            block.options = (block.options & !OPTION_UNBOUNDED_GROUP) | unbounded;
+        }
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            &uniform_bytes(&self.uniforms, self.uniform_stride),
+        );
+        Ok(())
+    }
+
+    /// Sets the momentum of group `group` from the next submit on `queue` on, as
+    /// [`Alig::set_max_lr`] does (a write, nothing rebuilt). Setting it to 0 leaves the
+    /// group's momentum buffer as it is, and setting it back resumes from there. An
+    /// optimizer built with no momentum in any group has no momentum buffer (nor the kernels
+    /// for it): a momentum above 0 is then [`Error::NoMomentumBuffer`]. To turn momentum on
+    /// during a run, build the group with its momentum and set it to 0 before the first step.
+    pub fn set_momentum(&mut self, queue: &wgpu::Queue, group: usize, momentum: f32) -> Result<()> {
+        self.check_group(group)?;
+        validate_momentum(momentum)?;
+        if momentum > 0.0 && self.momentum.is_none() {
+            return Err(Error::NoMomentumBuffer);
+        }
+        self.groups[group].momentum = momentum;
+        if group == 0 {
+            self.config.momentum = momentum;
+        }
+        self.write_group(queue, group);
+        Ok(())
+    }
+
+    /// Continues a saved run's versions of max_lr, so that its records stay readable.
+    fn restore_max_lr_history(&mut self, queue: &wgpu::Queue, history: MaxLrHistory) {
+        for block in &mut self.uniforms {
+            block.max_lr_version = history.current_version();
+        }
+        self.max_lr_history = history;
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            &uniform_bytes(&self.uniforms, self.uniform_stride),
+        );
+    }
+
+    fn check_group(&self, group: usize) -> Result<()> {
+        if group < self.groups.len() {
+            Ok(())
+        } else {
+            Err(Error::UnknownGroup {
+                group,
+                groups: self.groups.len(),
+            })
+        }
+    }
+
+    fn write_group(&self, queue: &wgpu::Queue, group: usize) {
+        let params = group_params(&self.groups[group]);
+        let offset = (group * std::mem::size_of::<GroupParams>()) as u64;
+        queue.write_buffer(&self.groups_buffer, offset, bytemuck::bytes_of(&params));
     }
 
     /// The workgroup reduction passes 1 and 2 use on this device.
@@ -633,6 +798,74 @@ fn group_params(group: &ParamGroup) -> GroupParams {
         },
         _pad: 0,
     }
+}
+
+/// The workgroups and uniform block of each window (`ranges` of the arena's bytes), and the
+/// number of partials pass 1 writes over all windows.
+fn window_uniforms(
+    layout: &ArenaLayout,
+    ranges: &[std::ops::Range<u64>],
+    split: WorkSplit,
+    config: &AligConfig,
+    options: u32,
+) -> Result<(Vec<(u32, AligUniforms)>, u32)> {
+    let mut uniforms = Vec::with_capacity(ranges.len());
+    let mut num_partials = 0u32;
+    for (index, range) in ranges.iter().enumerate() {
+        // The kernels index 64-float chunks with a u32.
+        let chunk_bytes = CHUNK_FLOATS as u64 * 4;
+        let chunk_base =
+            u32::try_from(range.start / chunk_bytes).map_err(|_| Error::ArenaTooLarge {
+                bytes: layout.byte_size(),
+                limit: u64::from(u32::MAX) * chunk_bytes,
+                what: "chunk index of the kernels",
+            })?;
+        // At most MAX_WINDOW_BYTES / 16 = 2^31.
+        let len_vec4 = ((range.end - range.start) / 16) as u32;
+        let workgroups = split.workgroups(len_vec4);
+        let writes_record = if index == 0 { OPTION_WRITES_RECORD } else { 0 };
+        uniforms.push((
+            workgroups,
+            AligUniforms {
+                eps: config.eps,
+                f_star: config.f_star,
+                c: config.c,
+                max_norm: config.max_norm.unwrap_or(0.0),
+                options: options | writes_record,
+                len_vec4,
+                num_partials: 0, // known once every window is counted
+                stats_capacity: config.stats_capacity,
+                partial_base: num_partials,
+                chunk_base,
+                max_lr_version: 0,
+                _pad: 0,
+            },
+        ));
+        num_partials += workgroups;
+    }
+    for (_, block) in uniforms.iter_mut() {
+        block.num_partials = num_partials;
+    }
+    Ok((uniforms, num_partials))
+}
+
+/// `OPTION_UNBOUNDED_GROUP` when some group has no `max_lr`, so that an overflowing
+/// `gamma_hat` skips the step.
+fn unbounded_option(groups: &[ParamGroup]) -> u32 {
+    if groups.iter().any(|g| g.max_lr.is_none()) {
+        OPTION_UNBOUNDED_GROUP
+    } else {
+        0
+    }
+}
+
+/// The uniform blocks of the windows, `stride` bytes apart.
+fn uniform_bytes(blocks: &[AligUniforms], stride: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; stride as usize * blocks.len()];
+    for (block, at) in blocks.iter().zip(bytes.chunks_mut(stride as usize)) {
+        at[..std::mem::size_of::<AligUniforms>()].copy_from_slice(bytemuck::bytes_of(block));
+    }
+    bytes
 }
 
 fn entry(binding: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {

@@ -21,7 +21,28 @@ pub(crate) fn read_buffer(
     offset: u64,
     size: u64,
 ) -> Result<impl Future<Output = Result<Vec<u8>>> + wgpu::WasmNotSend + 'static> {
+    Ok(read_ranges(
+        device,
+        queue,
+        buffer,
+        std::slice::from_ref(&(offset..offset + size)),
+    )?
+    .1)
+}
+
+/// [`read_buffer`] of several byte ranges of `buffer` (4-byte aligned), one after the other
+/// in the bytes returned, in one copy submit whose index comes back with the future.
+pub(crate) fn read_ranges(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    ranges: &[std::ops::Range<u64>],
+) -> Result<(
+    wgpu::SubmissionIndex,
+    impl Future<Output = Result<Vec<u8>>> + wgpu::WasmNotSend + 'static,
+)> {
     check_not_lost(device)?;
+    let size: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let staging = catch_gpu_errors(device, || {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgpu-alig readback"),
@@ -33,8 +54,13 @@ pub(crate) fn read_buffer(
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
         label: Some("wgpu-alig readback"),
     });
-    encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
-    queue.submit([encoder.finish()]);
+    let mut at = 0;
+    for range in ranges {
+        let len = range.end - range.start;
+        encoder.copy_buffer_to_buffer(buffer, range.start, &staging, at, len);
+        at += len;
+    }
+    let submission = queue.submit([encoder.finish()]);
 
     let (sender, receiver) = oneshot_channel();
     // A device lost since the check leaves the staging buffer invalid: mapping it is then a
@@ -46,7 +72,7 @@ pub(crate) fn read_buffer(
         })
     });
     let device = device.clone();
-    Ok(async move {
+    Ok((submission, async move {
         let failure = match (mapped, receiver.receive().await) {
             (Ok(()), Some(Ok(()))) => None,
             (Err(e), _) => Some(e.to_string()),
@@ -67,7 +93,7 @@ pub(crate) fn read_buffer(
         };
         staging.unmap();
         Ok(bytes)
-    })
+    }))
 }
 
 /// [`read_buffer`], waiting for the device: for tests, tools and checkpoints, not the

@@ -252,6 +252,30 @@ impl AligReference {
         })
     }
 
+    /// Sets the `max_lr` of group `group` for the next steps, as
+    /// [`Alig::set_max_lr`](crate::Alig::set_max_lr) does.
+    pub fn set_max_lr(&mut self, group: usize, max_lr: Option<f32>) -> Result<()> {
+        crate::config::validate_max_lr(max_lr)?;
+        self.group_mut(group)?.max_lr = max_lr;
+        Ok(())
+    }
+
+    /// Sets the momentum of group `group` for the next steps, as
+    /// [`Alig::set_momentum`](crate::Alig::set_momentum) does: at 0 the group's momentum
+    /// buffer is left as it is.
+    pub fn set_momentum(&mut self, group: usize, momentum: f32) -> Result<()> {
+        crate::config::validate_momentum(momentum)?;
+        self.group_mut(group)?.momentum = momentum;
+        Ok(())
+    }
+
+    fn group_mut(&mut self, group: usize) -> Result<&mut ParamGroup> {
+        let groups = self.groups.len();
+        self.groups
+            .get_mut(group)
+            .ok_or(Error::UnknownGroup { group, groups })
+    }
+
     /// The parameters, one vector per tensor.
     pub fn params(&self) -> &[Vec<f64>] {
         &self.params

@@ -46,7 +46,8 @@ pub(crate) struct AligUniforms {
     pub stats_capacity: u32,
     pub partial_base: u32,
     pub chunk_base: u32,
-    pub _pad: [u32; 2],
+    pub max_lr_version: u32,
+    pub _pad: u32,
 }
 
 /// Mirrors `GroupParams` in `shaders/common.wgsl`: what a parameter group sets for itself.
@@ -162,10 +163,8 @@ mod tests {
                 ("stats_capacity", offset_of!(AligUniforms, stats_capacity)),
                 ("partial_base", offset_of!(AligUniforms, partial_base)),
                 ("chunk_base", offset_of!(AligUniforms, chunk_base)),
-                // One array on the host, two words in WGSL: an array in a uniform block
-                // needs a 16-byte stride.
-                ("_pad0", offset_of!(AligUniforms, _pad)),
-                ("_pad1", offset_of!(AligUniforms, _pad) + size_of::<u32>()),
+                ("max_lr_version", offset_of!(AligUniforms, max_lr_version)),
+                ("_pad1", offset_of!(AligUniforms, _pad)),
             ],
         );
         assert_layout(
@@ -200,7 +199,7 @@ mod tests {
                 ("gamma_hat", offset_of!(StepRecord, gamma_hat)),
                 ("gamma", offset_of!(StepRecord, gamma)),
                 ("param_sq_norm", offset_of!(StepRecord, param_sq_norm)),
-                ("_reserved", offset_of!(StepRecord, _reserved)),
+                ("max_lr_version", offset_of!(StepRecord, max_lr_version)),
             ],
         );
         // The header is the head of StepState, and the ring starts right after it. StepState

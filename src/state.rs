@@ -2,10 +2,12 @@
 //! built for, the step counters, the stats ring and the momentum, to bytes and back. The
 //! parameters themselves live in the arena and are saved with the model.
 //!
-//! The format is little-endian binary: a magic and a version, then each field in order.
+//! The format is little-endian binary: a magic and a version, then each field in order, then
+//! the CRC-32 of everything before it.
 
 use std::path::Path;
 
+use crate::checksum::crc32;
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
 use crate::groups::ParamGroup;
@@ -13,16 +15,21 @@ use crate::shader_types::StepStateHeader;
 
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 2: the step state's header grew the host-loss tags.
-const VERSION: u32 = 2;
+// 3: the groups' max_lr at every setting, which the records name.
+// 4: a CRC-32 at the end.
+const VERSION: u32 = 4;
+const CHECKSUM_BYTES: usize = 4;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
 /// optimizer built from it with [`Alig::from_state`](crate::Alig::from_state) continues the
 /// run bit for bit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AligState {
-    /// The configuration.
+    /// The configuration. Its `max_lr` and `momentum` are the first group's: edit the groups
+    /// to change them ([`Alig::from_state`](crate::Alig::from_state) refuses a state where
+    /// the two differ), or restore and call [`Alig::set_max_lr`](crate::Alig::set_max_lr).
     pub config: AligConfig,
-    /// The parameter groups.
+    /// The parameter groups, with the `max_lr` and momentum they run with.
     pub groups: Vec<ParamGroup>,
     /// The arena's tensors (name, number of elements) the state belongs to.
     pub tensors: Vec<(String, usize)>,
@@ -30,6 +37,8 @@ pub struct AligState {
     pub(crate) step_state: Vec<u8>,
     /// The momentum buffer in the arena's layout (empty when no group uses momentum).
     pub(crate) momentum: Vec<f32>,
+    /// The groups' max_lr at every setting so far, oldest first; the last is the groups'.
+    pub(crate) max_lr_history: Vec<Vec<Option<f32>>>,
 }
 
 impl AligState {
@@ -80,11 +89,20 @@ impl AligState {
         out.len(self.momentum.len());
         out.0
             .extend_from_slice(bytemuck::cast_slice(&self.momentum));
+        out.len(self.max_lr_history.len());
+        for version in &self.max_lr_history {
+            out.len(version.len());
+            for &max_lr in version {
+                out.opt_f32(max_lr);
+            }
+        }
+        let checksum = crc32(&out.0);
+        out.u32(checksum);
         out.0
     }
 
-    /// Decodes a state written by [`AligState::to_bytes`]; anything else is
-    /// [`Error::InvalidState`].
+    /// Decodes a state written by [`AligState::to_bytes`]; anything else (a corrupted byte
+    /// included, by its checksum) is [`Error::InvalidState`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut input = Reader(bytes);
         if input.take(8)? != MAGIC {
@@ -94,6 +112,15 @@ impl AligState {
         if version != VERSION {
             return Err(invalid(&format!("unsupported version {version}")));
         }
+        let body = bytes
+            .len()
+            .checked_sub(CHECKSUM_BYTES)
+            .ok_or_else(|| invalid("truncated"))?;
+        let (body, checksum) = bytes.split_at(body);
+        if crc32(body).to_le_bytes() != checksum {
+            return Err(invalid("checksum mismatch: the state is corrupted"));
+        }
+        input.0 = &input.0[..input.0.len() - CHECKSUM_BYTES];
         let config = AligConfig {
             max_lr: input.opt_f32()?,
             momentum: input.f32()?,
@@ -126,6 +153,13 @@ impl AligState {
         let step_state = input.take(state_len)?.to_vec();
         let momentum_len = input.len()?;
         let momentum = bytemuck::pod_collect_to_vec(input.take(momentum_len.saturating_mul(4))?);
+        let mut max_lr_history = Vec::new();
+        for _ in 0..input.len()? {
+            let version = (0..input.len()?)
+                .map(|_| input.opt_f32())
+                .collect::<Result<Vec<_>>>()?;
+            max_lr_history.push(version);
+        }
         if !input.0.is_empty() {
             return Err(invalid("trailing bytes"));
         }
@@ -136,6 +170,7 @@ impl AligState {
             tensors,
             step_state,
             momentum,
+            max_lr_history,
         })
     }
 
@@ -231,6 +266,7 @@ mod tests {
             // A header (loss, host-loss tags, steps, skipped, padding) and no records.
             step_state: (1..=32).collect(),
             momentum: vec![0.5, -1.0, 2.0],
+            max_lr_history: vec![vec![Some(0.1)], vec![None]],
         }
     }
 
@@ -256,11 +292,25 @@ mod tests {
             AligState::from_bytes(&bad_magic),
             Err(Error::InvalidState(_))
         ));
-        let mut trailing = bytes;
+        let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(matches!(
             AligState::from_bytes(&trailing),
             Err(Error::InvalidState(_))
         ));
+        // Every single corrupted byte, whatever the corruption.
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut corrupted = bytes.clone();
+                corrupted[at] ^= flip;
+                assert!(
+                    matches!(
+                        AligState::from_bytes(&corrupted),
+                        Err(Error::InvalidState(_))
+                    ),
+                    "byte {at} ^ {flip:#x} loaded"
+                );
+            }
+        }
     }
 }

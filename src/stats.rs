@@ -1,7 +1,11 @@
 //! Step statistics: what the GPU records for every step, and their readback.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use bytemuck::{Pod, Zeroable};
 
+use crate::max_lr_history::MaxLrHistory;
 use crate::shader_types::StepStateHeader;
 
 /// Why a step took the step size it did (`FLAG_*` in `shaders/common.wgsl`).
@@ -64,8 +68,10 @@ pub struct StepRecord {
     /// With projection on: `||w||^2` of the trainable parameters after the update, before
     /// the projection (which applies when it exceeds `max_norm^2`). Otherwise 0.
     pub param_sq_norm: f32,
-    /// Reserved; zero.
-    pub _reserved: u32,
+    /// Which setting of the groups' `max_lr` the step ran with: 0 at construction, one more
+    /// at each change ([`Alig::set_max_lr`](crate::Alig::set_max_lr)). What
+    /// [`StatsSnapshot::group_gammas`] looks the groups' `max_lr` up by.
+    pub max_lr_version: u32,
 }
 
 /// The stats ring as read back: counters, and the last records, oldest first.
@@ -81,9 +87,8 @@ pub struct StatsSnapshot {
     pub skipped: u32,
     /// The last `min(steps, capacity)` records, oldest first.
     pub records: Vec<StepRecord>,
-    /// Each parameter group's `max_lr`, in group order: what [`StatsSnapshot::group_gammas`]
-    /// clips with.
-    pub group_max_lrs: Vec<Option<f32>>,
+    /// The groups' `max_lr` of each version the records name.
+    pub(crate) max_lrs: BTreeMap<u32, Arc<[Option<f32>]>>,
 }
 
 impl StatsSnapshot {
@@ -99,12 +104,21 @@ impl StatsSnapshot {
         new_steps.saturating_sub(self.records.len() as u32)
     }
 
+    /// Each parameter group's `max_lr` (in group order) when the step of `record` (one of
+    /// this snapshot's) ran: the setting its `max_lr_version` names. `None` for a record
+    /// of no snapshot of this optimizer.
+    pub fn group_max_lrs(&self, record: &StepRecord) -> Option<&[Option<f32>]> {
+        self.max_lrs.get(&record.max_lr_version).map(|v| &v[..])
+    }
+
     /// The step size each parameter group took at `record`, in group order: 0 for a skipped
-    /// step, else `gamma_hat` clipped to the group's `max_lr` as the kernel clips it. That is a
-    /// comparison and no arithmetic, so these are the bits the kernel applied (the first is
-    /// `record.gamma`).
+    /// step, else `gamma_hat` clipped to the group's `max_lr` of that step
+    /// ([`StatsSnapshot::group_max_lrs`]) as the kernel clips it. That is a comparison and no
+    /// arithmetic, so these are the bits the kernel applied (the first is `record.gamma`).
+    /// Empty for a record of no snapshot of this optimizer.
     pub fn group_gammas(&self, record: &StepRecord) -> Vec<f32> {
-        self.group_max_lrs
+        self.group_max_lrs(record)
+            .unwrap_or(&[])
             .iter()
             .map(|&max_lr| {
                 if record.flags.skipped() {
@@ -120,22 +134,46 @@ impl StatsSnapshot {
             .collect()
     }
 
+    /// Parses a header then the records of the slots of steps `first`, `first + 1`, ... (as
+    /// copied by a read since a step), keeping those that hold the step their slot was read
+    /// for and that ran: a slot read before its step ran still holds an older record.
+    pub(crate) fn from_records_since(bytes: &[u8], first: u32, history: &MaxLrHistory) -> Self {
+        let header_size = std::mem::size_of::<StepStateHeader>();
+        let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
+        let slots: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
+        // Steps that ran from `first` on; none when the GPU has not reached `first`.
+        let ran = header.steps.wrapping_sub(first);
+        let ran = if ran > u32::MAX / 2 { 0 } else { ran };
+        let records: Vec<StepRecord> = slots
+            .into_iter()
+            .enumerate()
+            .filter(|(k, r)| r.step == first.wrapping_add(*k as u32) && (*k as u32) < ran)
+            .map(|(_, r)| r)
+            .collect();
+        Self {
+            steps: header.steps,
+            skipped: header.skipped,
+            max_lrs: history.select(records.iter().map(|r| r.max_lr_version)),
+            records,
+        }
+    }
+
     /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
-    pub(crate) fn from_state_bytes(bytes: &[u8], group_max_lrs: Vec<Option<f32>>) -> Self {
+    pub(crate) fn from_state_bytes(bytes: &[u8], history: &MaxLrHistory) -> Self {
         let header_size = std::mem::size_of::<StepStateHeader>();
         let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
         let ring: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
         let capacity = ring.len() as u32;
         let kept = header.steps.min(capacity);
         let first = header.steps.wrapping_sub(kept);
-        let records = (0..kept)
+        let records: Vec<StepRecord> = (0..kept)
             .map(|k| ring[(first.wrapping_add(k) % capacity) as usize])
             .collect();
         Self {
             steps: header.steps,
             skipped: header.skipped,
+            max_lrs: history.select(records.iter().map(|r| r.max_lr_version)),
             records,
-            group_max_lrs,
         }
     }
 }

@@ -324,3 +324,28 @@ fn invalid_calls_are_typed_errors_and_record_nothing() {
         0
     );
 }
+
+#[test]
+fn a_stats_capacity_past_the_binding_limit_names_the_setting() {
+    let gpu = common::gpu_with(wgpu_alig::GpuRequest {
+        max_storage_binding: Some(1 << 20),
+        ..wgpu_alig::GpuRequest::default()
+    });
+    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
+    let max = AligConfig::max_stats_capacity(&gpu.device.limits());
+    assert_eq!(
+        max,
+        ((1 << 20) - 32) / 32,
+        "header and records in one binding"
+    );
+    let config = |stats_capacity| AligConfig {
+        stats_capacity,
+        ..AligConfig::default()
+    };
+    Alig::new(&gpu.device, &arena, config(max)).unwrap();
+    let result = Alig::new(&gpu.device, &arena, config(max + 1));
+    assert!(
+        matches!(result, Err(Error::StatsCapacityTooLarge { capacity, max: m }) if capacity == max + 1 && m == max),
+        "{result:?}"
+    );
+}

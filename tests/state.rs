@@ -112,6 +112,20 @@ fn a_state_for_other_tensors_is_refused() {
     let other = Arena::new(&gpu.device, &[("a", 257), ("b", 4)]).unwrap();
     let result = Alig::from_state(&gpu.device, &gpu.queue, &other, &state);
     assert!(matches!(result, Err(Error::StateMismatch(_))), "{result:?}");
+    // A capacity that does not match the saved ring is refused before anything is allocated.
+    let mut edited = state.clone();
+    edited.config.stats_capacity = u32::MAX;
+    let result = Alig::from_state(&gpu.device, &gpu.queue, &arena, &edited);
+    assert!(matches!(result, Err(Error::InvalidState(_))), "{result:?}");
+    // Any corrupted byte of the encoding is caught by its checksum.
+    let mut bytes = state.to_bytes();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    let corrupted = AligState::from_bytes(&bytes);
+    assert!(
+        matches!(corrupted, Err(Error::InvalidState(_))),
+        "{corrupted:?}"
+    );
     let garbage = AligState::from_bytes(b"not a state");
     assert!(
         matches!(garbage, Err(Error::InvalidState(_))),

@@ -107,3 +107,62 @@ fn an_async_read_can_be_awaited_on_another_thread() {
     let stats = waiter.join().expect("the waiting thread").unwrap();
     assert_eq!(stats.steps, 2);
 }
+
+/// Reads the records since `since`, waiting on the read's own submission index.
+fn read_since(gpu: &wgpu_alig::Gpu, alig: &Alig, since: u32) -> wgpu_alig::StatsSnapshot {
+    let (submission, stats) = alig
+        .read_stats_since(&gpu.device, &gpu.queue, since)
+        .unwrap();
+    gpu.device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: None,
+        })
+        .unwrap();
+    pollster::block_on(stats).unwrap()
+}
+
+#[test]
+fn a_read_since_a_step_returns_only_the_newer_records() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
+    arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
+    let config = AligConfig {
+        stats_capacity: 8,
+        ..AligConfig::default()
+    };
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let step = |alig: &mut Alig, k: u32| {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
+            .unwrap();
+    };
+    let steps = |range: std::ops::Range<u32>| range.map(|k| (k, k as f32)).collect::<Vec<_>>();
+
+    for k in 0..5 {
+        step(&mut alig, k);
+    }
+    let all = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(read_since(&gpu, &alig, 0), all);
+    let newer = read_since(&gpu, &alig, 3);
+    assert_eq!((newer.steps, losses(&newer)), (5, steps(3..5)));
+    assert_eq!(losses(&read_since(&gpu, &alig, 5)), []);
+
+    // Past the ring's end, and around its wrap: the newest 8, the rest counted as dropped.
+    for k in 5..27 {
+        step(&mut alig, k);
+    }
+    let newer = read_since(&gpu, &alig, 5);
+    assert_eq!(losses(&newer), steps(19..27));
+    assert_eq!(newer.dropped_since(5), 14);
+    assert_eq!(losses(&read_since(&gpu, &alig, 22)), steps(22..27));
+
+    // A step recorded but not yet submitted is neither returned nor counted.
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    alig.record_step(&mut encoder, &gpu.queue, Loss::Host(27.0))
+        .unwrap();
+    let before = read_since(&gpu, &alig, 25);
+    assert_eq!((before.steps, losses(&before)), (27, steps(25..27)));
+    gpu.queue.submit([encoder.finish()]);
+    let after = read_since(&gpu, &alig, 25);
+    assert_eq!((after.steps, losses(&after)), (28, steps(25..28)));
+}

@@ -22,6 +22,8 @@ pub struct Options {
     pub max_reps: usize,
     /// Steps timed for the CPU cost of recording and submitting.
     pub record_cost_steps: usize,
+    /// Only the host cost of many tensors (`ALIG_BENCH_HOST_SCALE=1`).
+    pub host_scale_only: bool,
 }
 
 impl Options {
@@ -37,6 +39,8 @@ impl Options {
             .or_else(|| std::env::var("ALIG_BENCH_N").ok());
         let wall_clock_only =
             std::env::var("ALIG_BENCH_WALL_CLOCK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let host_scale_only =
+            std::env::var("ALIG_BENCH_HOST_SCALE").is_ok_and(|v| !v.is_empty() && v != "0");
         let sizes = match size_filter {
             Some(list) => list.split(',').map(parse_count).collect(),
             None if quick => QUICK_SIZES.to_vec(),
@@ -51,6 +55,7 @@ impl Options {
                 min_reps: 3,
                 max_reps: 9,
                 record_cost_steps: 200,
+                host_scale_only,
             }
         } else {
             Self {
@@ -61,6 +66,7 @@ impl Options {
                 min_reps: 7,
                 max_reps: 31,
                 record_cost_steps: 2000,
+                host_scale_only,
             }
         }
     }
