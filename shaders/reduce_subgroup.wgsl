@@ -1,5 +1,6 @@
 // Workgroup reduction with subgroup operations (`Features::SUBGROUP`): a butterfly of
-// shuffles inside each subgroup, then the subgroup sums in a fixed pairwise tree by thread 0.
+// shuffles inside each subgroup, then the subgroup sums in a pairwise tree, in place, by
+// thread 0.
 
 struct ReduceBuiltins {
     @builtin(local_invocation_index) local_index: u32,
@@ -26,15 +27,10 @@ fn subgroup_pairwise_sum(x: f32, size: u32) -> f32 {
     return sum;
 }
 
-// Four consecutive subgroup sums from `first`.
-fn subgroup_quad(first: u32) -> vec4<f32> {
-    return vec4<f32>(subgroup_sums[first], subgroup_sums[first + 1u], subgroup_sums[first + 2u], subgroup_sums[first + 3u]);
-}
-
 // The sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, in thread 0 only (the
-// other threads get an unspecified value). The slots past the last subgroup hold zeros, which
-// add exactly: log2(subgroup size) + log2(subgroups) = log2(WG_SIZE) = 8 roundings for any
-// thread's value. One barrier, and the scratch is not reused, so a kernel calls this at most
+// other threads get an unspecified value): log2(subgroup size) + log2(subgroups) =
+// log2(WG_SIZE) = 8 roundings for any thread's value. (Thread 0 summing 64 zero-padded slots
+// through vec4s made pass 1 and 2 slower as a whole on lavapipe; the loop in place does not.) One barrier, and the scratch is not reused, so a kernel calls this at most
 // once: on CPU drivers every barrier slows the whole kernel (a second one doubled the time
 // of pass 1 on lavapipe).
 fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
@@ -44,20 +40,17 @@ fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
         subgroup_sums[rb.subgroup] = subgroup_sum;
         subgroup_maxes[rb.subgroup] = subgroup_max;
     }
-    if rb.local_index >= rb.subgroups && rb.local_index < MAX_SUBGROUPS {
-        subgroup_sums[rb.local_index] = 0.0;
-        subgroup_maxes[rb.local_index] = 0u;
-    }
     workgroupBarrier();
     var total = 0.0;
     var max_bits = 0u;
     if rb.local_index == 0u {
-        total = pairwise4(vec4<f32>(
-            pairwise16(subgroup_quad(0u), subgroup_quad(4u), subgroup_quad(8u), subgroup_quad(12u)),
-            pairwise16(subgroup_quad(16u), subgroup_quad(20u), subgroup_quad(24u), subgroup_quad(28u)),
-            pairwise16(subgroup_quad(32u), subgroup_quad(36u), subgroup_quad(40u), subgroup_quad(44u)),
-            pairwise16(subgroup_quad(48u), subgroup_quad(52u), subgroup_quad(56u), subgroup_quad(60u)),
-        ));
+        // In place, a pairwise tree over the subgroups (a power of two of them).
+        for (var width = 1u; width < rb.subgroups; width = width << 1u) {
+            for (var s = 0u; s < rb.subgroups; s = s + (width << 1u)) {
+                subgroup_sums[s] = subgroup_sums[s] + subgroup_sums[s + width];
+            }
+        }
+        total = subgroup_sums[0];
         for (var s = 0u; s < rb.subgroups; s = s + 1u) {
             max_bits = max(max_bits, subgroup_maxes[s]);
         }
