@@ -165,8 +165,7 @@ fn pairwise4(v: vec4<f32>) -> f32 {
     return (v.x + v.y) + (v.z + v.w);
 }
 
-// Sixteen values, four roundings for any term; zeros add exactly, so `n` leading values and
-// zeros after them round at most log2(n) times (n a power of two).
+// Sixteen values, four roundings for any term.
 fn pairwise16(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> f32 {
     return pairwise4((a + b) + (c + d));
 }

@@ -138,9 +138,7 @@ impl StatsSnapshot {
     /// copied by a read since a step), keeping those that hold the step their slot was read
     /// for and that ran: a slot read before its step ran still holds an older record.
     pub(crate) fn from_records_since(bytes: &[u8], first: u32, history: &MaxLrHistory) -> Self {
-        let header_size = std::mem::size_of::<StepStateHeader>();
-        let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
-        let slots: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
+        let (header, slots) = split_state(bytes);
         // Steps that ran from `first` on; none when the GPU has not reached `first`.
         let ran = header.steps.wrapping_sub(first);
         let ran = if ran > u32::MAX / 2 { 0 } else { ran };
@@ -160,9 +158,7 @@ impl StatsSnapshot {
 
     /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
     pub(crate) fn from_state_bytes(bytes: &[u8], history: &MaxLrHistory) -> Self {
-        let header_size = std::mem::size_of::<StepStateHeader>();
-        let header: StepStateHeader = bytemuck::pod_read_unaligned(&bytes[..header_size]);
-        let ring: Vec<StepRecord> = bytemuck::pod_collect_to_vec(&bytes[header_size..]);
+        let (header, ring) = split_state(bytes);
         let capacity = ring.len() as u32;
         let kept = header.steps.min(capacity);
         let first = header.steps.wrapping_sub(kept);
@@ -176,4 +172,11 @@ impl StatsSnapshot {
             records,
         }
     }
+}
+
+/// The header of the GPU state bytes and the records that follow it.
+fn split_state(bytes: &[u8]) -> (StepStateHeader, Vec<StepRecord>) {
+    let header_size = std::mem::size_of::<StepStateHeader>();
+    let header = bytemuck::pod_read_unaligned(&bytes[..header_size]);
+    (header, bytemuck::pod_collect_to_vec(&bytes[header_size..]))
 }

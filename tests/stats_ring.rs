@@ -5,22 +5,28 @@
 mod common;
 
 use common::gpu;
-use wgpu_alig::{Alig, AligConfig, Arena, Loss};
+use wgpu_alig::{Alig, AligConfig, Arena, Gpu, Loss};
 
 fn losses(stats: &wgpu_alig::StatsSnapshot) -> Vec<(u32, f32)> {
     stats.records.iter().map(|r| (r.step, r.loss)).collect()
 }
 
-#[test]
-fn the_ring_keeps_the_last_capacity_records() {
-    let gpu = gpu();
+/// An optimizer over one 10-element tensor (gradients 1) whose stats ring holds 8 records.
+fn ring_of_eight(gpu: &Gpu) -> (Arena, Alig) {
     let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
     arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
     let config = AligConfig {
         stats_capacity: 8,
         ..AligConfig::default()
     };
-    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    (arena, alig)
+}
+
+#[test]
+fn the_ring_keeps_the_last_capacity_records() {
+    let gpu = gpu();
+    let (_arena, mut alig) = ring_of_eight(&gpu);
     let step = |alig: &mut Alig, k: u32| {
         alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
             .unwrap();
@@ -125,13 +131,7 @@ fn read_since(gpu: &wgpu_alig::Gpu, alig: &Alig, since: u32) -> wgpu_alig::Stats
 #[test]
 fn a_read_since_a_step_returns_only_the_newer_records() {
     let gpu = gpu();
-    let arena = Arena::new(&gpu.device, &[("w", 10)]).unwrap();
-    arena.write_grads(&gpu.queue, "w", &[1.0; 10]).unwrap();
-    let config = AligConfig {
-        stats_capacity: 8,
-        ..AligConfig::default()
-    };
-    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    let (_arena, mut alig) = ring_of_eight(&gpu);
     let step = |alig: &mut Alig, k: u32| {
         alig.step(&gpu.device, &gpu.queue, Loss::Host(k as f32))
             .unwrap();
