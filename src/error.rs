@@ -123,6 +123,27 @@ pub enum Error {
     /// A GPU loss buffer must have `BufferUsages::COPY_SRC`.
     #[error("the loss buffer lacks BufferUsages::COPY_SRC")]
     LossBufferUsage,
+    /// A [`NormSlot`](crate::NormSlot) must be 4-byte aligned and its 8 bytes inside the
+    /// buffer.
+    #[error("norm slot offset {offset} is not 4-byte aligned or its 8 bytes lie past the end of a {size}-byte buffer")]
+    NormSlotOffset {
+        /// The offset passed.
+        offset: u64,
+        /// The buffer's size.
+        size: u64,
+    },
+    /// A [`NormSlot`](crate::NormSlot)'s buffer lacks the usage its copy needs.
+    #[error("the norm slot's buffer lacks BufferUsages::{0:?}")]
+    NormSlotUsage(wgpu::BufferUsages),
+    /// The calls of a sharded step were made out of order (or a plain step was recorded in
+    /// the middle of one).
+    #[error("{called} was called where the sharded step expects {expected}")]
+    ShardedStepOrder {
+        /// The call made.
+        called: &'static str,
+        /// The call the step expects next.
+        expected: &'static str,
+    },
     /// No adapter (GPU driver) was found; the message says how to get one.
     #[error("no adapter found: {0}")]
     NoAdapter(String),

@@ -1,6 +1,8 @@
 //! The optimizer: two dispatches per step over the whole arena (per window of it), plus one
 //! with projection on.
 
+mod sharded;
+
 use std::future::Future;
 
 use crate::arena::{buffer_slice, Arena, ArenaLayout};
@@ -26,6 +28,7 @@ use crate::state::AligState;
 use crate::stats::{StatsSnapshot, StepRecord};
 use crate::summation::{relative_bound, sq_norm_roundings, WindowPass};
 use crate::work_split::WorkSplit;
+use sharded::{ShardCall, ShardExchange};
 
 /// Largest window the kernels index: 2^31 `vec4`s, so that a grid-stride index plus its
 /// stride stays within `u32` (some backends report a binding limit as large as a buffer).
@@ -69,6 +72,9 @@ pub struct Alig {
     tensor_groups: Vec<Option<usize>>,
     pipelines: Pipelines,
     windows: Vec<Window>,
+    // Pass 1's partials of ||g||^2, then (with projection) pass 2's of ||w||^2.
+    partials: wgpu::Buffer,
+    num_partials: u32,
     state: wgpu::Buffer,
     momentum: Option<wgpu::Buffer>,
     host_losses: HostLosses,
@@ -81,6 +87,9 @@ pub struct Alig {
     max_lr_history: MaxLrHistory,
     // Steps recorded (wraps as the GPU's count does): where a read since a step stops.
     recorded_steps: u32,
+    // The sharded step's kernels (built on its first call) and which of its calls is next.
+    shard_exchange: Option<ShardExchange>,
+    shard_next: ShardCall,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -191,7 +200,12 @@ impl Alig {
                 bytemuck::cast_slice(&chunk_table),
                 storage,
             )?;
-            let partials = empty("wgpu-alig partials", partial_bytes, storage);
+            // COPY_DST: a sharded step copies the combined norm in.
+            let partials = empty(
+                "wgpu-alig partials",
+                partial_bytes,
+                storage | wgpu::BufferUsages::COPY_DST,
+            );
             let state = empty(
                 "wgpu-alig step state",
                 state_byte_size(config.stats_capacity),
@@ -288,6 +302,8 @@ impl Alig {
                 tensor_groups,
                 pipelines,
                 windows,
+                partials,
+                num_partials,
                 state,
                 momentum,
                 host_losses,
@@ -297,6 +313,8 @@ impl Alig {
                 uniform_stride,
                 max_lr_history: MaxLrHistory::new(groups.iter().map(|g| g.max_lr).collect()),
                 recorded_steps: 0,
+                shard_exchange: None,
+                shard_next: ShardCall::default(),
             })
         })?
     }
@@ -332,6 +350,26 @@ impl Alig {
         loss: Loss<'_>,
         timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) -> Result<()> {
+        self.shard_next.expect_plain_step()?;
+        self.record_loss(encoder, queue, loss)?;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("wgpu-alig step"),
+            timestamp_writes,
+        });
+        self.dispatch_grad_sq_norm(&mut pass);
+        self.dispatch_alig_update(&mut pass);
+        self.dispatch_project_params(&mut pass);
+        Ok(())
+    }
+
+    /// Checks `loss`, then records its copies into the optimizer's state: nothing is
+    /// recorded when it is invalid. Counts the step, whose update comes next.
+    fn record_loss(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        queue: &wgpu::Queue,
+        loss: Loss<'_>,
+    ) -> Result<()> {
         match loss {
             Loss::Host(value) => {
                 self.host_losses
@@ -350,21 +388,30 @@ impl Alig {
                 HostLosses::record_buffer(encoder, buffer, offset, &self.state);
             }
         }
+        self.recorded_steps = self.recorded_steps.wrapping_add(1);
+        Ok(())
+    }
 
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("wgpu-alig step"),
-            timestamp_writes,
-        });
+    /// Pass 1, one dispatch per window: the partials of `||g||^2`.
+    fn dispatch_grad_sq_norm(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipelines.grad_sq_norm.pipeline);
         for window in &self.windows {
             pass.set_bind_group(0, &window.grad_sq_norm, &[]);
             pass.dispatch_workgroups(window.workgroups, 1, 1);
         }
+    }
+
+    /// Pass 2, one dispatch per window: the step size from the partials, the update.
+    fn dispatch_alig_update(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipelines.alig_update.pipeline);
         for window in &self.windows {
             pass.set_bind_group(0, &window.alig_update, &[]);
             pass.dispatch_workgroups(window.workgroups, 1, 1);
         }
+    }
+
+    /// Pass 3 (only with projection), one dispatch per window.
+    fn dispatch_project_params(&self, pass: &mut wgpu::ComputePass<'_>) {
         if let Some(project_params) = &self.pipelines.project_params {
             pass.set_pipeline(&project_params.pipeline);
             for window in &self.windows {
@@ -374,8 +421,6 @@ impl Alig {
                 }
             }
         }
-        self.recorded_steps = self.recorded_steps.wrapping_add(1);
-        Ok(())
     }
 
     /// Records one step in a new encoder and submits it. `device` must be the optimizer's,

@@ -33,6 +33,13 @@ pub(crate) mod project_params_binding {
     pub const CHUNK_TABLE: u32 = 4;
 }
 
+/// Binding indices of a sharded step's sums (`shaders/shard_norms.wgsl`).
+pub(crate) mod shard_norms_binding {
+    pub const UNIFORMS: u32 = 0;
+    pub const PARTIALS: u32 = 1;
+    pub const LOCAL_NORMS: u32 = 2;
+}
+
 /// What a kernel does with a binding.
 #[derive(Clone, Copy)]
 enum Access {
@@ -115,6 +122,7 @@ pub(crate) struct Pipelines {
     /// Only with projection on.
     pub project_params: Option<KernelPipeline>,
     pub reduction: Reduction,
+    pub specialization: Specialization,
 }
 
 impl Pipelines {
@@ -174,7 +182,35 @@ impl Pipelines {
                     KernelPipeline::new(device, Kernel::ProjectParams, reduction, spec, &project)
                 }),
                 reduction,
+                specialization: *spec,
             }
+        })
+    }
+}
+
+/// The kernels of a sharded step, built on its first use: most optimizers never need them.
+#[derive(Debug)]
+pub(crate) struct ShardPipelines {
+    pub grad_norm: KernelPipeline,
+    /// Only with projection on.
+    pub param_norm: Option<KernelPipeline>,
+}
+
+impl ShardPipelines {
+    pub fn new(device: &wgpu::Device, pipelines: &Pipelines) -> Result<Self> {
+        use shard_norms_binding::*;
+        use Access::*;
+        let bindings = [
+            (UNIFORMS, Uniform),
+            (PARTIALS, Read),
+            (LOCAL_NORMS, ReadWrite),
+        ];
+        let spec = &pipelines.specialization;
+        let kernel =
+            |kernel| KernelPipeline::new(device, kernel, pipelines.reduction, spec, &bindings);
+        catch_gpu_errors(device, || Self {
+            grad_norm: kernel(Kernel::ShardGradNorm),
+            param_norm: spec.projection.then(|| kernel(Kernel::ShardParamNorm)),
         })
     }
 }

@@ -60,13 +60,9 @@ pub(crate) struct GroupParams {
     pub _pad: u32,
 }
 
-/// Mirrors `Partial` in `shaders/common.wgsl`: what one workgroup of pass 1 writes.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub(crate) struct Partial {
-    pub sq_sum: f32,
-    pub max_abs_bits: u32,
-}
+/// Mirrors `Partial` in `shaders/common.wgsl`: what one workgroup of a pass leaves, and what
+/// a sharded step exchanges.
+pub(crate) use crate::shard_norm::ShardNorm as Partial;
 
 /// Mirrors the fixed head of `StepState` in `shaders/common.wgsl`; the ring of
 /// [`StepRecord`](crate::StepRecord)s follows it in the same buffer.

@@ -1,7 +1,8 @@
 //! The WGSL sources of the kernels. A kernel's module is `common.wgsl`, the workgroup
 //! reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
 //! `reduce_shared_memory.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
-//! pass's partials, and its own file.
+//! pass's partials, and its own file (the two kernels of a sharded step share
+//! `shard_norms.wgsl`).
 
 use crate::config::MomentumKind;
 
@@ -12,6 +13,7 @@ const SUM_PARTIALS: &str = include_str!("../shaders/sum_partials.wgsl");
 const GRAD_SQ_NORM: &str = include_str!("../shaders/grad_sq_norm.wgsl");
 const ALIG_UPDATE: &str = include_str!("../shaders/alig_update.wgsl");
 const PROJECT_PARAMS: &str = include_str!("../shaders/project_params.wgsl");
+const SHARD_NORMS: &str = include_str!("../shaders/shard_norms.wgsl");
 
 /// How a kernel reduces values across a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,34 +92,44 @@ pub enum Kernel {
     AligUpdate,
     /// Pass 3, only with projection on: the projection onto the L2 ball.
     ProjectParams,
+    /// A sharded step, after pass 1: the sum of this shard's gradient partials.
+    ShardGradNorm,
+    /// A sharded step with projection, after pass 2: the sum of this shard's `||w||^2`
+    /// partials.
+    ShardParamNorm,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 3] = [
+    pub const ALL: [Kernel; 5] = [
         Kernel::GradSqNorm,
         Kernel::AligUpdate,
         Kernel::ProjectParams,
+        Kernel::ShardGradNorm,
+        Kernel::ShardParamNorm,
     ];
 
-    /// The name of the kernel's entry point (and of its file under `shaders/`).
+    /// The name of the kernel's entry point (and of its file under `shaders/`, but for the
+    /// sharded step's two, in `shard_norms.wgsl`).
     pub fn entry_point(self) -> &'static str {
         match self {
             Self::GradSqNorm => "grad_sq_norm",
             Self::AligUpdate => "alig_update",
             Self::ProjectParams => "project_params",
+            Self::ShardGradNorm => "shard_grad_norm",
+            Self::ShardParamNorm => "shard_param_norm",
         }
     }
 
     /// The workgroup reduction the kernel uses on a device that offers `best`; `None` for
-    /// pass 3, which only sums partials. Sums of partials that every workgroup must agree on
+    /// the kernels that only sum partials. Sums of partials that every workgroup must agree on
     /// bit for bit (passes 2 and 3) go through `sum_partials.wgsl`, whose order is fixed
     /// whatever the subgroup layout, so each kernel can take the device's best reduction
     /// for what only its own workgroup needs.
     pub fn reduction(self, best: Reduction) -> Option<Reduction> {
         match self {
             Self::GradSqNorm | Self::AligUpdate => Some(best),
-            Self::ProjectParams => None,
+            Self::ProjectParams | Self::ShardGradNorm | Self::ShardParamNorm => None,
         }
     }
 
@@ -126,6 +138,7 @@ impl Kernel {
             Self::GradSqNorm => GRAD_SQ_NORM,
             Self::AligUpdate => ALIG_UPDATE,
             Self::ProjectParams => PROJECT_PARAMS,
+            Self::ShardGradNorm | Self::ShardParamNorm => SHARD_NORMS,
         }
     }
 
@@ -134,6 +147,7 @@ impl Kernel {
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
         match self {
             Self::GradSqNorm | Self::ProjectParams => vec![("MASKED", flag(spec.masked))],
+            Self::ShardGradNorm | Self::ShardParamNorm => Vec::new(),
             Self::AligUpdate => vec![
                 ("GROUPED", flag(spec.grouped)),
                 ("MASKED", flag(spec.masked)),

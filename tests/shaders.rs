@@ -83,10 +83,10 @@ fn specialized(
 fn every_variant_validates_with_only_the_capabilities_it_needs() {
     let variants = variants();
     // Pass 1: two reductions x MASKED; pass 2: two reductions x 2 x 2 x 3 x 2 constants;
-    // pass 3: no reduction x MASKED.
+    // pass 3: no reduction x MASKED; the sharded step's two sums: one each.
     assert_eq!(
         variants.len(),
-        4 + 48 + 2,
+        4 + 48 + 2 + 2,
         "{:?}",
         variants.iter().map(|v| &v.0).collect::<Vec<_>>()
     );
