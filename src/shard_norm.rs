@@ -66,7 +66,7 @@ impl NormSlot<'_> {
             .offset
             .checked_add(ShardNorm::SIZE)
             .is_some_and(|end| end <= size);
-        if self.offset % wgpu::COPY_BUFFER_ALIGNMENT != 0 || !fits {
+        if !self.offset.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) || !fits {
             return Err(Error::NormSlotOffset {
                 offset: self.offset,
                 size,
