@@ -44,6 +44,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A model sharded over devices takes the same step split around its one global quantity:
+//! [`Alig::record_local_grad_norm`] copies this shard's [`ShardNorm`] out, the engine
+//! combines the devices' values with its own collective, and [`Alig::record_global_update`]
+//! steps the shard with the combined one.
+//!
 //! [`reference`](mod@reference) holds an f64 CPU port of the kernels with the same semantics.
 #![deny(missing_docs)]
 

@@ -1,5 +1,6 @@
 //! Whatever a caller passes (configs out of range, NaN and infinite values, wrong sizes,
-//! unknown names, bad loss buffers, the device of another instance, a device lost midway),
+//! unknown names, bad loss buffers, the device of another instance, a device lost midway,
+//! the calls of a sharded step out of order or with bad slots),
 //! the crate answers with `Ok` or a typed `Err`, never a panic, on a real adapter.
 
 mod common;
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestRunner;
-use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, MomentumKind};
+use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, MomentumKind, NormSlot};
 
 const CASES: u32 = 64;
 
@@ -66,8 +67,22 @@ enum Call {
     ReadMomentum(Target),
     /// A call given the device (and queue) of another instance: must be refused.
     OtherDevice(OtherDeviceCall),
+    /// The four calls of a sharded step, in order or not, each with a slot in a buffer of
+    /// its own; then the step completed with good slots, so that later steps can run.
+    Sharded {
+        slots: Vec<Slot>,
+        in_order: bool,
+    },
     /// Destroys the device: every later call must still answer.
     LoseDevice,
+}
+
+/// A norm slot: its offset, its buffer's size, and whether the buffer can be copied both ways.
+#[derive(Clone, Debug)]
+struct Slot {
+    offset: u64,
+    size: u64,
+    copy: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +178,32 @@ fn write_len() -> impl Strategy<Value = WriteLen> {
     prop_oneof![9 => Just(WriteLen::Exact), 1 => (0usize..600).prop_map(WriteLen::Other)]
 }
 
+/// Mostly a good slot; now and then misaligned, past the end, or without copy usages.
+fn slot() -> impl Strategy<Value = Slot> {
+    (
+        prop_oneof![4 => (0u64..4).prop_map(|k| 4 * k), 1 => 0u64..24],
+        prop_oneof![4 => Just(16u64), 1 => 0u64..24],
+        proptest::bool::weighted(0.9),
+    )
+        .prop_map(|(offset, size, copy)| Slot { offset, size, copy })
+}
+
+/// Records call `k` of a sharded step (in its order) into `encoder`.
+fn record_sharded_call(
+    alig: &mut Alig,
+    encoder: &mut wgpu::CommandEncoder,
+    queue: &wgpu::Queue,
+    k: usize,
+    slot: NormSlot<'_>,
+) -> wgpu_alig::Result<()> {
+    match k {
+        0 => alig.record_local_grad_norm(encoder, slot),
+        1 => alig.record_global_update(encoder, queue, Loss::Host(1.0), slot),
+        2 => alig.record_local_param_norm(encoder, slot),
+        _ => alig.record_global_projection(encoder, slot),
+    }
+}
+
 fn call() -> impl Strategy<Value = Call> {
     prop_oneof![
         2 => (target(), write_len(), any_f32())
@@ -186,6 +227,8 @@ fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::ReadStats),
         1 => target().prop_map(Call::ReadParams),
         1 => target().prop_map(Call::ReadMomentum),
+        1 => (proptest::collection::vec(slot(), 4), proptest::bool::weighted(0.7))
+            .prop_map(|(slots, in_order)| Call::Sharded { slots, in_order }),
         1 => prop_oneof![
             Just(OtherDeviceCall::Build),
             any_f32().prop_map(OtherDeviceCall::Step),
@@ -318,6 +361,42 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
                     refused,
                     "{call:?} on another instance's device was not refused"
                 );
+            }
+            Call::Sharded { slots, in_order } => {
+                let buffer = |size, copy: bool| {
+                    let usage = if copy {
+                        wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
+                    } else {
+                        wgpu::BufferUsages::STORAGE
+                    };
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: None,
+                        size,
+                        usage,
+                        mapped_at_creation: false,
+                    })
+                };
+                let mut encoder = device.create_command_encoder(&Default::default());
+                for (k, slot) in slots.iter().enumerate() {
+                    let k = if *in_order { k } else { 3 - k };
+                    let buffer = buffer(slot.size, slot.copy);
+                    let slot = NormSlot {
+                        buffer: &buffer,
+                        offset: slot.offset,
+                    };
+                    let _ = record_sharded_call(&mut alig, &mut encoder, queue, k, slot);
+                }
+                // Whatever call the step is at, the ones from there on succeed, the others
+                // are refused: the step ends.
+                let good = buffer(16, true);
+                for k in 0..4 {
+                    let slot = NormSlot {
+                        buffer: &good,
+                        offset: 0,
+                    };
+                    let _ = record_sharded_call(&mut alig, &mut encoder, queue, k, slot);
+                }
+                queue.submit([encoder.finish()]);
             }
             Call::LoseDevice => {
                 device.destroy();
