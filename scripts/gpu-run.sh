@@ -18,8 +18,8 @@
 #       Rerun it after any change to the crate, its tests or its benchmark: the binaries are
 #       what runs there.
 #
-#   scripts/gpu-run.sh OUT [--dry-run] [--skip-tests] [--sizes LIST] [--sweep-sizes LIST]
-#                          [--budget SECONDS]
+#   scripts/gpu-run.sh OUT [--dry-run] [--skip-tests] [--tests LIST] [--sizes LIST]
+#                          [--sweep-sizes LIST] [--budget SECONDS]
 #       Runs everything and writes into the folder OUT ($1): summary.md (the table, the
 #       sweep, the tests, the adapter and the date), table.csv, sweep.csv, run.log (all
 #       output) and raw.tar.gz (every stage's own output and CSV). On the GPU machine, from
@@ -35,7 +35,8 @@
 #       without a GPU), at 1e5 and 1e6 parameters, the benchmark in its quick mode, PyTorch
 #       on the CPU, no time budget, at low priority:
 #         XDG_RUNTIME_DIR=$(mktemp -d) PYTHON=venv/bin/python3 scripts/gpu-run.sh target/gpu-run-dry --dry-run
-#       --skip-tests leaves the test stage out. PYTHON names the interpreter (default
+#       --skip-tests leaves the test stage out; --tests accuracy,scale runs only those test
+#       binaries (named after their files in tests/; wgpu_alig is the library's own). PYTHON names the interpreter (default
 #       python3, the one that holds torch on the GPU machine).
 
 set -uo pipefail
@@ -137,14 +138,15 @@ fi
 
 # --- the run ----------------------------------------------------------------------------
 
-{ [ $# -ge 1 ] && [ "${1#--}" = "$1" ]; } || die "usage: $0 OUT [--dry-run] [--skip-tests] [--sizes LIST] [--sweep-sizes LIST] [--budget S] | --prepare"
+{ [ $# -ge 1 ] && [ "${1#--}" = "$1" ]; } || die "usage: $0 OUT [--dry-run] [--skip-tests] [--tests LIST] [--sizes LIST] [--sweep-sizes LIST] [--budget S] | --prepare"
 OUT=$1
 shift
-DRY_RUN=0 SKIP_TESTS=0 SIZES='' SWEEP_SIZES='' BUDGET=''
+DRY_RUN=0 SKIP_TESTS=0 ONLY_TESTS='' SIZES='' SWEEP_SIZES='' BUDGET=''
 while [ $# -gt 0 ]; do
     case $1 in
     --dry-run) DRY_RUN=1 ;;
     --skip-tests) SKIP_TESTS=1 ;;
+    --tests) ONLY_TESTS=$2 && shift ;;
     --sizes) SIZES=$2 && shift ;;
     --sweep-sizes) SWEEP_SIZES=$2 && shift ;;
     --budget) BUDGET=$2 && shift ;;
@@ -296,6 +298,9 @@ TESTS_TXT=$WORK/tests.txt
 run_tests() {
     local jobs=$1 t
     for t in "$BIN"/tests/*; do
+        if [ -n "$ONLY_TESTS" ] && [[ ",$ONLY_TESTS," != *",$(basename "$t"),"* ]]; then
+            continue
+        fi
         (
             local name start rc summary
             name=$(basename "$t")
@@ -317,7 +322,7 @@ run_tests() {
 if [ $SKIP_TESTS = 0 ]; then
     if [ $DRY_RUN = 1 ]; then TEST_JOBS=1; else TEST_JOBS=4; fi
     export -f run_tests
-    export BIN RAW
+    export BIN RAW ONLY_TESTS
     stage tests "$(limit 100 360)" "$TESTS_TXT" bash -c "run_tests $TEST_JOBS"
     grep -q '^FAILED' "$TESTS_TXT" && STATUS+=("tests: some FAILED, see below")
 else
