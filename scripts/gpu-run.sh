@@ -352,6 +352,9 @@ HEADER=$WORK/header.txt
     [ -n "$GPU_LINE" ] && echo "- GPU (nvidia-smi: name, memory total, free, driver, max SM and memory clocks): $GPU_LINE"
     grep -m 1 '^adapter:' "$RAW/bench.txt" | sed 's/^/- wgpu /'
     grep -m 1 '^backend:' "$RAW/bench.txt" | sed 's/^/- /'
+    if [ $DRY_RUN = 0 ] && grep -q '^backend:.*device type: Cpu' "$RAW/bench.txt"; then
+        echo "- WARNING: wgpu ran on a CPU driver, not on the GPU: these are not GPU figures"
+    fi
     grep -m 1 '^work split' "$RAW/bench.txt" | sed 's/^/- /'
     grep -m 1 '^clock:' "$RAW/bench.txt" | sed 's/^/- /'
     head -n 1 "$RAW/torch.txt" | sed 's/^/- PyTorch side: /'
