@@ -5,7 +5,9 @@
 //! targets. `ALIG_BENCH_QUICK=1` (or `-- --quick`) for a smoke run,
 //! `ALIG_BENCH_N=1e6,1.6e7` (or `-- --n 1e6,1.6e7`) to pick sizes, `ALIG_BENCH_WALL_CLOCK=1` to
 //! time on the host's clock only (what an adapter without timestamp queries gets),
-//! `ALIG_BENCH_HOST_SCALE=1` to run only the host cost of 10^3 to 10^5 tensors.
+//! `ALIG_BENCH_HOST_SCALE=1` to run only the host cost of 10^3 to 10^5 tensors,
+//! `ALIG_BENCH_SPLIT_SWEEP=1` to run only the work-split sweep (at the sizes of `ALIG_BENCH_N`),
+//! `ALIG_BENCH_CSV=FILE` to write the main table's rows (or the sweep's) to FILE as CSV too.
 
 #[path = "step/alternate.rs"]
 mod alternate;
@@ -15,6 +17,8 @@ mod command_floor;
 mod copy;
 #[path = "step/cpu_time.rs"]
 mod cpu_time;
+#[path = "step/csv.rs"]
+mod csv;
 #[path = "step/fused_step.rs"]
 mod fused_step;
 #[path = "step/gap.rs"]
@@ -33,6 +37,8 @@ mod preamble;
 mod record_cost;
 #[path = "step/row.rs"]
 mod row;
+#[path = "step/split_sweep.rs"]
+mod split_sweep;
 #[path = "step/streaming.rs"]
 mod streaming;
 #[path = "step/table.rs"]
@@ -74,6 +80,14 @@ fn main() {
         host_scale::stats_read_section(device, queue);
         return;
     }
+    if options.split_sweep_only {
+        split_sweep::run_section(device, queue, &timer, &options);
+        return;
+    }
+    let mut csv = options
+        .csv
+        .as_deref()
+        .and_then(|path| csv::CsvFile::create(path, &table::CSV_HEADER));
     table::print_header();
     let mut rows = Vec::new();
     for &n in &options.sizes {
@@ -86,6 +100,9 @@ fn main() {
                 };
                 let row = row::run(device, queue, &timer, &options, spec);
                 table::print_row(&row);
+                if let Some(csv) = csv.as_mut() {
+                    csv.line(table::csv_fields(&row));
+                }
                 rows.push(row);
             }
         }

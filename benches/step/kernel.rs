@@ -99,3 +99,31 @@ pub fn grid_stride_workgroups(device: &wgpu::Device, len_vec4: u64) -> u32 {
     let len_vec4 = u32::try_from(len_vec4).expect("a window holds fewer than 2^32 vec4s");
     wgpu_alig::WorkSplit::for_device(device).workgroups(len_vec4)
 }
+
+/// Threads per workgroup of every kernel here and in the crate.
+const WORKGROUP_SIZE: u64 = 256;
+
+/// A work split with any values, by the rule of `wgpu_alig::WorkSplit::workgroups` (whose
+/// values only the crate sets): the split sweep spreads the streaming kernels with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub vec4_per_thread: u32,
+    pub max_workgroups: u32,
+}
+
+impl Split {
+    /// The crate's split for `device`.
+    pub fn for_device(device: &wgpu::Device) -> Self {
+        let split = wgpu_alig::WorkSplit::for_device(device);
+        Self {
+            vec4_per_thread: split.vec4_per_thread(),
+            max_workgroups: split.max_workgroups(),
+        }
+    }
+
+    /// Workgroups for a pass over `len_vec4` vec4s (at least one).
+    pub fn workgroups(&self, len_vec4: u64) -> u32 {
+        let wanted = len_vec4.div_ceil(WORKGROUP_SIZE * u64::from(self.vec4_per_thread));
+        wanted.clamp(1, u64::from(self.max_workgroups)) as u32
+    }
+}

@@ -1,7 +1,10 @@
 //! What to run: the full table by default, a quick smoke run with `ALIG_BENCH_QUICK=1` (or
 //! `--quick`), a size filter with `ALIG_BENCH_N=1e6,1.6e7` (or `--n 1e6,1.6e7`), and wall time
-//! even where the adapter has timestamp queries with `ALIG_BENCH_WALL_CLOCK=1`.
+//! even where the adapter has timestamp queries with `ALIG_BENCH_WALL_CLOCK=1`;
+//! `ALIG_BENCH_SPLIT_SWEEP=1` runs only the work-split sweep, and `ALIG_BENCH_CSV=FILE` writes
+//! the main table's rows (or the sweep's) to FILE as CSV too.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Total parameter counts of the full table.
@@ -24,6 +27,10 @@ pub struct Options {
     pub record_cost_steps: usize,
     /// Only the host cost of many tensors (`ALIG_BENCH_HOST_SCALE=1`).
     pub host_scale_only: bool,
+    /// Only the work-split sweep (`ALIG_BENCH_SPLIT_SWEEP=1`).
+    pub split_sweep_only: bool,
+    /// Where to write the table's rows as CSV as well (`ALIG_BENCH_CSV=FILE`).
+    pub csv: Option<PathBuf>,
 }
 
 impl Options {
@@ -41,6 +48,11 @@ impl Options {
             std::env::var("ALIG_BENCH_WALL_CLOCK").is_ok_and(|v| !v.is_empty() && v != "0");
         let host_scale_only =
             std::env::var("ALIG_BENCH_HOST_SCALE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let split_sweep_only =
+            std::env::var("ALIG_BENCH_SPLIT_SWEEP").is_ok_and(|v| !v.is_empty() && v != "0");
+        let csv = std::env::var_os("ALIG_BENCH_CSV")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         let sizes = match size_filter {
             Some(list) => list.split(',').map(parse_count).collect(),
             None if quick => QUICK_SIZES.to_vec(),
@@ -56,6 +68,8 @@ impl Options {
                 max_reps: 9,
                 record_cost_steps: 200,
                 host_scale_only,
+                split_sweep_only,
+                csv,
             }
         } else {
             Self {
@@ -67,6 +81,8 @@ impl Options {
                 max_reps: 31,
                 record_cost_steps: 2000,
                 host_scale_only,
+                split_sweep_only,
+                csv,
             }
         }
     }

@@ -73,6 +73,19 @@ impl Streaming {
         bytes: u64,
         variant: Variant,
     ) -> Self {
+        let split = |len_vec4| grid_stride_workgroups(device, len_vec4);
+        Self::with_split(device, buffers, bytes, variant, split)
+    }
+
+    /// [`Streaming::variant`] with `workgroups(vec4s of the window)` workgroups per window
+    /// instead of the crate's split (the split sweep).
+    pub fn with_split(
+        device: &wgpu::Device,
+        buffers: Buffers<'_>,
+        bytes: u64,
+        variant: Variant,
+        workgroups: impl Fn(u64) -> u32,
+    ) -> Self {
         use Access::*;
         let (read_entry, momentum_entry) = variant.entry_points();
         let read = Kernel::new(device, READ_WGSL, read_entry, &[(0, Read), (1, ReadWrite)]);
@@ -116,7 +129,7 @@ impl Streaming {
                         &[(0, buffers.grads, offset, size), (1, &sink, 0, 16)],
                     ),
                     update: update.bind_group(device, &update_ranges),
-                    workgroups: grid_stride_workgroups(device, size / 16),
+                    workgroups: workgroups(size / 16),
                 }
             })
             .collect();
@@ -126,6 +139,16 @@ impl Streaming {
             windows,
             _sink: sink,
         }
+    }
+
+    /// Windows streamed, each with one dispatch per kernel.
+    pub fn window_count(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Workgroups of the first (largest) window's dispatches.
+    pub fn workgroups(&self) -> u32 {
+        self.windows.first().map_or(0, |w| w.workgroups)
     }
 
     pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer) -> Sample {

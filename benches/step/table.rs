@@ -3,7 +3,56 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::csv;
 use crate::row::{Measured, Outcome, RowResult};
+
+/// The CSV columns of a row (`ALIG_BENCH_CSV`): times in microseconds, empty where the
+/// variant did not run; `time` is GPU time where the adapter has timestamps, else wall time.
+pub const CSV_HEADER: [&str; 15] = [
+    "n",
+    "tensors",
+    "momentum",
+    "arena_ratio",
+    "min_traffic_bytes",
+    "step_us",
+    "roof_us",
+    "copy_us",
+    "step_wall_us",
+    "naive_wall_us",
+    "naive_gpu_us",
+    "clock",
+    "reps",
+    "skipped",
+    "notes",
+];
+
+/// A row's CSV fields, in the order of [`CSV_HEADER`].
+pub fn csv_fields(row: &RowResult) -> Vec<String> {
+    let time = |o: &Outcome| o.as_ref().ok().map(|m| m.time);
+    let wall = |o: &Outcome| o.as_ref().ok().map(|m| m.wall);
+    let clock = match row.step.as_ref().or(row.roofline.as_ref()) {
+        Ok(m) if m.gpu.is_some() => "gpu",
+        Ok(_) => "wall",
+        Err(_) => "",
+    };
+    vec![
+        row.spec.n.to_string(),
+        row.spec.tensors.to_string(),
+        if row.spec.momentum { "on" } else { "off" }.to_string(),
+        format!("{:.4}", row.arena_ratio),
+        row.spec.min_traffic_bytes().to_string(),
+        csv::micros(time(&row.step)),
+        csv::micros(time(&row.roofline)),
+        csv::micros(time(&row.copy)),
+        csv::micros(wall(&row.step)),
+        csv::micros(wall(&row.naive)),
+        csv::micros(row.naive.as_ref().ok().and_then(|m| m.gpu)),
+        clock.to_string(),
+        row.reps.to_string(),
+        row.skipped.to_string(),
+        notes(row),
+    ]
+}
 
 pub fn print_header() {
     println!(

@@ -94,7 +94,7 @@ impl Workload {
             stand_in,
         };
         if let Some(buffers) = workload.buffers() {
-            fill(queue, &workload.layout, buffers);
+            fill(device, queue, &workload.layout, buffers);
         }
         workload
     }
@@ -146,21 +146,43 @@ impl StandIn {
     }
 }
 
+/// Floats written per `write_buffer`: the largest arenas (10^9 floats) are written in pieces,
+/// so that no staging buffer or host copy of a whole buffer is needed.
+const FILL_CHUNK: usize = 1 << 24;
+
 /// Non-zero parameters and gradients (zero padding), so that the step does real arithmetic
 /// and is never skipped.
-fn fill(queue: &wgpu::Queue, layout: &ArenaLayout, buffers: Buffers<'_>) {
+fn fill(device: &wgpu::Device, queue: &wgpu::Queue, layout: &ArenaLayout, buffers: Buffers<'_>) {
     let mut rng = SplitMix64(0x5eed);
-    let mut values = |scale: f32| {
-        let mut data = vec![0f32; layout.len()];
-        for slot in layout.tensors() {
-            for v in &mut data[slot.range()] {
-                *v = scale * rng.signed_unit();
+    for (buffer, scale) in [(buffers.params, 1.0), (buffers.grads, 1e-3)] {
+        // The same values as one write of the whole buffer: the generator runs over the
+        // tensors in order, chunk after chunk.
+        let mut slots = layout.tensors().iter().map(|slot| slot.range()).peekable();
+        let mut data = vec![0f32; FILL_CHUNK.min(layout.len())];
+        for start in (0..layout.len()).step_by(FILL_CHUNK) {
+            let end = (start + FILL_CHUNK).min(layout.len());
+            let chunk = &mut data[..end - start];
+            chunk.fill(0.0);
+            while let Some(range) = slots.peek_mut() {
+                if range.start >= end {
+                    break;
+                }
+                let stop = range.end.min(end);
+                for v in &mut chunk[range.start - start..stop - start] {
+                    *v = scale * rng.signed_unit();
+                }
+                if stop == range.end {
+                    slots.next();
+                } else {
+                    range.start = stop;
+                }
             }
+            queue.write_buffer(buffer, 4 * start as u64, bytemuck::cast_slice(chunk));
+            // Each write's staging copy is freed once its submit has run.
+            queue.submit([]);
+            crate::timer::wait_idle(device);
         }
-        data
-    };
-    queue.write_buffer(buffers.params, 0, bytemuck::cast_slice(&values(1.0)));
-    queue.write_buffer(buffers.grads, 0, bytemuck::cast_slice(&values(1e-3)));
+    }
 }
 
 /// Small seeded generator: the data need not be good random numbers, only non-zero and fixed.
