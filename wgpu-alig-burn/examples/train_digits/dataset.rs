@@ -1,7 +1,6 @@
 //! The UCI handwritten digits of the repository's `data/digits/` (1797 images of 8x8 pixels in
 //! 0..=16, and their labels), split into seeded train and test parts.
 
-use std::io::Read;
 use std::path::Path;
 
 pub const INPUTS: usize = 64;
@@ -18,11 +17,8 @@ pub struct Digits {
 impl Digits {
     /// Reads and checks `digits.csv.gz`: 1797 lines of 64 pixels and a label.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let gz = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = String::from_utf8(gunzip(&gz)?).map_err(|e| e.to_string())?;
         let mut digits = Self {
             images: Vec::with_capacity(SAMPLES * INPUTS),
             labels: Vec::with_capacity(SAMPLES),
@@ -91,4 +87,33 @@ pub fn shuffle(values: &mut [usize], seed: u64) {
         let j = (next() % (i as u64 + 1)) as usize;
         values.swap(i, j);
     }
+}
+
+/// The contents of a one-member gzip file (RFC 1952): the header skipped, the deflate stream
+/// inflated.
+fn gunzip(gz: &[u8]) -> Result<Vec<u8>, String> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    let bad = || "not a gzip file".to_string();
+    if gz.len() < 18 || gz[..3] != [0x1f, 0x8b, 8] {
+        return Err(bad());
+    }
+    let flags = gz[3];
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let len = usize::from(u16::from_le_bytes([gz[at], gz[at + 1]]));
+        at += 2 + len;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            at += gz.get(at..).and_then(|rest| rest.iter().position(|&b| b == 0)).ok_or_else(bad)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    let stream = gz.get(at..gz.len() - 8).ok_or_else(bad)?;
+    miniz_oxide::inflate::decompress_to_vec(stream).map_err(|e| format!("inflate: {e:?}"))
 }

@@ -101,7 +101,7 @@ impl ModuleVisitor for Reader<'_> {
 }
 
 pub fn to_vec(data: TensorData) -> Vec<f32> {
-    data.to_vec::<f32>().expect("f32 data")
+    data.try_to_vec::<f32>().expect("f32 data")
 }
 
 /// The one value of a loss tensor, read back (outside the steps).
