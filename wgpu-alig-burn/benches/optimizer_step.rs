@@ -1,5 +1,5 @@
-//! Optimizer time per step of one burn model: the adapter (ALI-G) against burn's own
-//! `SgdConfig` and `AdamConfig` optimizers, and the adapter's gather/scatter cost (its step
+//! Optimizer time per step of one burn model: the adapter (ALI-G, momentum 0.9) against burn's
+//! own `SgdConfig` (plain, and with momentum 0.9, the same state traffic) and `AdamConfig`, and the adapter's gather/scatter cost (its step
 //! against the core crate's step over an arena of the same tensors, without copies).
 //!
 //! ```text
@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use burn::module::{Module, Param};
+use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use wgpu_alig::{Alig, AligConfig, Arena, Loss};
@@ -67,13 +68,13 @@ const SIZES: [Size; 2] = [
         name: "small",
         tensors: 10,
         len: 1_000,
-        iterations: 30,
+        iterations: 60,
     },
     Size {
         name: "large",
         tensors: 100,
         len: 100_000,
-        iterations: 8,
+        iterations: 15,
     },
 ];
 const WARMUP: usize = 3;
@@ -84,9 +85,9 @@ fn main() {
     println!("adapter: {}", shared.describe());
     let device = shared.burn_device();
     println!(
-        "| size | params | tensors | ALI-G (adapter) | of which the core step | burn SGD | burn Adam | SGD / ALI-G | Adam / ALI-G |"
+        "| size | params | tensors | ALI-G (adapter) | core step alone | gather/scatter copies alone | burn SGD | burn SGD, momentum | burn Adam | SGD / ALI-G | SGD momentum / ALI-G | Adam / ALI-G |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in SIZES
         .iter()
         .filter(|s| filter.as_deref().is_none_or(|f| f == s.name))
@@ -95,23 +96,31 @@ fn main() {
             Optimizer::Alig(AligOptimizer::new(&shared, AligConfig::paper(0.1)).unwrap())
         });
         let core = time_core(&shared, size);
+        let copies = time_copies(&shared, size);
         let sgd = time(&shared, &device, size, || {
             Optimizer::Burn(SgdConfig::new().init(), 0.1)
+        });
+        let momentum = Some(MomentumConfig::new());
+        let sgd_momentum = time(&shared, &device, size, || {
+            Optimizer::Burn(SgdConfig::new().with_momentum(momentum).init(), 0.1)
         });
         let adam = time(&shared, &device, size, || {
             Optimizer::Burn(AdamConfig::new().init(), 1e-3)
         });
         let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
             size.name,
             size.tensors * size.len,
             size.tensors,
             ms(alig),
             ms(core),
+            ms(copies),
             ms(sgd),
+            ms(sgd_momentum),
             ms(adam),
             sgd.as_secs_f64() / alig.as_secs_f64(),
+            sgd_momentum.as_secs_f64() / alig.as_secs_f64(),
             adam.as_secs_f64() / alig.as_secs_f64(),
         );
     }
@@ -177,6 +186,56 @@ fn time_core(shared: &SharedDevice, size: &Size) -> Duration {
         let started = Instant::now();
         alig.step(&shared.device, &shared.queue, Loss::Host(1.0))
             .unwrap();
+        wait();
+        if iteration >= WARMUP {
+            times.push(started.elapsed());
+        }
+    }
+    median(times)
+}
+
+/// The adapter's copies alone: every parameter and gradient from a buffer of its own into an
+/// arena, and the parameters back, in one encoder (as burn's pooled buffers are copied).
+fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
+    let bytes = size.len as u64 * 4;
+    let names: Vec<String> = (0..size.tensors).map(|k| format!("t{k}")).collect();
+    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), size.len)).collect();
+    let arena = Arena::new(&shared.device, &tensors).unwrap();
+    let buffer = || {
+        shared.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("engine tensor"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    };
+    let engine: Vec<(wgpu::Buffer, wgpu::Buffer)> =
+        (0..size.tensors).map(|_| (buffer(), buffer())).collect();
+    let offsets: Vec<u64> = names
+        .iter()
+        .map(|n| arena.tensor(n.as_str()).unwrap().byte_offset())
+        .collect();
+    let wait = || {
+        shared
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("the device waits");
+    };
+    let mut times = Vec::with_capacity(size.iterations);
+    for iteration in 0..WARMUP + size.iterations {
+        wait();
+        let started = Instant::now();
+        let mut encoder = shared.device.create_command_encoder(&Default::default());
+        for ((param, grad), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(param, 0, arena.params_buffer(), offset, bytes);
+            encoder.copy_buffer_to_buffer(grad, 0, arena.grads_buffer(), offset, bytes);
+        }
+        for ((param, _), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(arena.params_buffer(), offset, param, 0, bytes);
+        }
+        shared.queue.submit([encoder.finish()]);
         wait();
         if iteration >= WARMUP {
             times.push(started.elapsed());

@@ -108,7 +108,11 @@ fn gunzip(gz: &[u8]) -> Result<Vec<u8>, String> {
     }
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
-            at += gz.get(at..).and_then(|rest| rest.iter().position(|&b| b == 0)).ok_or_else(bad)? + 1;
+            at += gz
+                .get(at..)
+                .and_then(|rest| rest.iter().position(|&b| b == 0))
+                .ok_or_else(bad)?
+                + 1;
         }
     }
     if flags & FHCRC != 0 {
