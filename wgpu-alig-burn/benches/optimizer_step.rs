@@ -165,42 +165,24 @@ fn time(
 /// The core crate's step alone over an arena of the same tensors: what the adapter's step
 /// costs without gathering from and scattering to burn's buffers.
 fn time_core(shared: &SharedDevice, size: &Size) -> Duration {
-    let names: Vec<String> = (0..size.tensors).map(|k| format!("t{k}")).collect();
-    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), size.len)).collect();
-    let arena = Arena::new(&shared.device, &tensors).unwrap();
+    let (arena, _) = arena_of(shared, size);
     let values: Vec<f32> = (0..arena.layout().num_elements())
         .map(|i| ((i % 7) as f32 - 3.0) * 0.1)
         .collect();
     arena.write_all_params(&shared.queue, &values).unwrap();
     arena.write_all_grads(&shared.queue, &values).unwrap();
     let mut alig = Alig::new(&shared.device, &arena, AligConfig::paper(0.1)).unwrap();
-    let wait = || {
-        shared
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .expect("the device waits");
-    };
-    let mut times = Vec::with_capacity(size.iterations);
-    for iteration in 0..WARMUP + size.iterations {
-        wait();
-        let started = Instant::now();
+    time_submits(shared, size, || {
         alig.step(&shared.device, &shared.queue, Loss::Host(1.0))
             .unwrap();
-        wait();
-        if iteration >= WARMUP {
-            times.push(started.elapsed());
-        }
-    }
-    median(times)
+    })
 }
 
 /// The adapter's copies alone: every parameter and gradient from a buffer of its own into an
 /// arena, and the parameters back, in one encoder (as burn's pooled buffers are copied).
 fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
     let bytes = size.len as u64 * 4;
-    let names: Vec<String> = (0..size.tensors).map(|k| format!("t{k}")).collect();
-    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), size.len)).collect();
-    let arena = Arena::new(&shared.device, &tensors).unwrap();
+    let (arena, offsets) = arena_of(shared, size);
     let buffer = || {
         shared.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("engine tensor"),
@@ -213,10 +195,35 @@ fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
     };
     let engine: Vec<(wgpu::Buffer, wgpu::Buffer)> =
         (0..size.tensors).map(|_| (buffer(), buffer())).collect();
-    let offsets: Vec<u64> = names
+    time_submits(shared, size, || {
+        let mut encoder = shared.device.create_command_encoder(&Default::default());
+        for ((param, grad), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(param, 0, arena.params_buffer(), offset, bytes);
+            encoder.copy_buffer_to_buffer(grad, 0, arena.grads_buffer(), offset, bytes);
+        }
+        for ((param, _), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(arena.params_buffer(), offset, param, 0, bytes);
+        }
+        shared.queue.submit([encoder.finish()]);
+    })
+}
+
+/// An arena of `size`'s tensors, and their byte offsets.
+fn arena_of(shared: &SharedDevice, size: &Size) -> (Arena, Vec<u64>) {
+    let names: Vec<String> = (0..size.tensors).map(|k| format!("t{k}")).collect();
+    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), size.len)).collect();
+    let arena = Arena::new(&shared.device, &tensors).unwrap();
+    let offsets = arena
+        .layout()
+        .tensors()
         .iter()
-        .map(|n| arena.tensor(n.as_str()).unwrap().byte_offset())
+        .map(|slot| slot.byte_offset())
         .collect();
+    (arena, offsets)
+}
+
+/// The median wall time of `submit` to its work being done on the device.
+fn time_submits(shared: &SharedDevice, size: &Size, mut submit: impl FnMut()) -> Duration {
     let wait = || {
         shared
             .device
@@ -227,15 +234,7 @@ fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
     for iteration in 0..WARMUP + size.iterations {
         wait();
         let started = Instant::now();
-        let mut encoder = shared.device.create_command_encoder(&Default::default());
-        for ((param, grad), &offset) in engine.iter().zip(&offsets) {
-            encoder.copy_buffer_to_buffer(param, 0, arena.params_buffer(), offset, bytes);
-            encoder.copy_buffer_to_buffer(grad, 0, arena.grads_buffer(), offset, bytes);
-        }
-        for ((param, _), &offset) in engine.iter().zip(&offsets) {
-            encoder.copy_buffer_to_buffer(arena.params_buffer(), offset, param, 0, bytes);
-        }
-        shared.queue.submit([encoder.finish()]);
+        submit();
         wait();
         if iteration >= WARMUP {
             times.push(started.elapsed());

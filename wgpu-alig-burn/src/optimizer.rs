@@ -22,9 +22,10 @@ use crate::tensor_buffer::TensorBuffer;
 pub struct AligOptimizer {
     shared: SharedDevice,
     config: AligConfig,
-    run: Option<Run>,
+    // Boxed: the core optimizer is large, and the optimizer is moved around as a value.
+    run: Option<Box<Run>>,
     /// A loaded state, applied when the first step maps the module.
-    restored: Option<AligState>,
+    restored: Option<Box<AligState>>,
 }
 
 /// What the first step builds: the arena, the core optimizer over it, the parameter map.
@@ -58,7 +59,7 @@ impl AligOptimizer {
     /// module must have the trainable parameters (paths and sizes) of the saved one.
     pub(crate) fn restored(shared: &SharedDevice, state: AligState) -> Result<Self> {
         let mut optimizer = Self::new(shared, state.config)?;
-        optimizer.restored = Some(state);
+        optimizer.restored = Some(Box::new(state));
         Ok(optimizer)
     }
 
@@ -83,7 +84,7 @@ impl AligOptimizer {
         module.visit(&mut visitor);
         let (params, _) = visitor.finish()?;
         if self.run.is_none() {
-            self.run = Some(self.start(&params)?);
+            self.run = Some(Box::new(self.start(&params)?));
         }
         let run = self.run.as_mut().expect("started above");
         let copies = run.copies(&params)?;
@@ -94,22 +95,12 @@ impl AligOptimizer {
         });
         // Gather: the parameters too, so that whatever changed them since the last step
         // (a load, a user's edit) is what the step updates.
+        let (arena_params, arena_grads) = (run.arena.params_buffer(), run.arena.grads_buffer());
         for copy in &copies {
-            let bytes = copy.param.bytes();
-            encoder.copy_buffer_to_buffer(
-                copy.param.buffer(),
-                copy.param.offset(),
-                run.arena.params_buffer(),
-                copy.arena_offset,
-                bytes,
-            );
-            encoder.copy_buffer_to_buffer(
-                copy.grad.buffer(),
-                copy.grad.offset(),
-                run.arena.grads_buffer(),
-                copy.arena_offset,
-                bytes,
-            );
+            copy.param
+                .copy_to(&mut encoder, arena_params, copy.arena_offset);
+            copy.grad
+                .copy_to(&mut encoder, arena_grads, copy.arena_offset);
         }
         run.alig.record_step(
             &mut encoder,
@@ -121,13 +112,8 @@ impl AligOptimizer {
         )?;
         // Scatter the updated parameters back into burn's buffers.
         for copy in &copies {
-            encoder.copy_buffer_to_buffer(
-                run.arena.params_buffer(),
-                copy.arena_offset,
-                copy.param.buffer(),
-                copy.param.offset(),
-                copy.param.bytes(),
-            );
+            copy.param
+                .copy_from(&mut encoder, arena_params, copy.arena_offset);
         }
         // Burn's runtime batches its commands: its backward pass (the gradients, the loss)
         // must reach the queue before the step that reads them.
@@ -205,7 +191,7 @@ impl AligOptimizer {
                 run.alig
                     .save_state(&self.shared.device, &self.shared.queue)?,
             )),
-            (None, restored) => Ok(restored.clone()),
+            (None, restored) => Ok(restored.as_deref().cloned()),
         }
     }
 }

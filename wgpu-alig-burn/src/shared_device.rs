@@ -1,6 +1,8 @@
 //! One `wgpu::Device` and `Queue` for burn's runtime and the optimizer: burn's wgpu runtime
 //! is registered on a device opened here, or on a setup the program already has.
 
+use std::sync::Arc;
+
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, WgpuSetup, try_init_device};
 use burn::tensor::Device;
 
@@ -13,7 +15,7 @@ pub struct SharedDevice {
     pub device: wgpu::Device,
     /// Its queue: burn's runtime and the optimizer's steps are ordered on it.
     pub queue: wgpu::Queue,
-    adapter_info: wgpu::AdapterInfo,
+    adapter_info: Arc<wgpu::AdapterInfo>,
     burn: WgpuDevice,
 }
 
@@ -54,7 +56,7 @@ impl SharedDevice {
     /// Registers a setup the program made (its device and queue) with burn's wgpu runtime.
     /// Register a setup once, then share this value.
     pub fn register(setup: WgpuSetup) -> Result<Self> {
-        let adapter_info = setup.adapter.get_info();
+        let adapter_info = Arc::new(setup.adapter.get_info());
         let (device, queue) = (setup.device.clone(), setup.queue.clone());
         let burn = try_init_device(setup, RuntimeOptions::default())
             .map_err(|e| Error::Runtime(e.to_string()))?;
@@ -72,7 +74,7 @@ impl SharedDevice {
         Self {
             device: setup.device.clone(),
             queue: setup.queue.clone(),
-            adapter_info: setup.adapter.get_info(),
+            adapter_info: Arc::new(setup.adapter.get_info()),
             burn: burn_device,
         }
     }

@@ -62,4 +62,24 @@ impl TensorBuffer {
     pub(crate) fn bytes(&self) -> u64 {
         self.elements as u64 * F32_BYTES
     }
+
+    /// Records a copy of the tensor to `offset` in `to`.
+    pub(crate) fn copy_to(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        to: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(self.buffer(), self.offset(), to, offset, self.bytes());
+    }
+
+    /// Records a copy into the tensor from `offset` in `from`.
+    pub(crate) fn copy_from(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        from: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(from, offset, self.buffer(), self.offset(), self.bytes());
+    }
 }

@@ -17,7 +17,7 @@ fn a_model_of_another_device_is_wrong_device() {
     let model = Mlp::new(&device);
     let loss = model.loss(&x, &y);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let error = alig.step(&loss, model, grads).err().expect("refused");
+    let error = alig.step(&loss, model, grads).expect_err("refused");
     assert!(
         matches!(error, Error::Alig(wgpu_alig::Error::WrongDevice)),
         "{error:?}"
