@@ -35,6 +35,7 @@ fn every_parameter_follows_the_f64_reference_after_every_step() {
         })
         .collect();
     let mut reference = AligReference::new(config, start).unwrap();
+    let mut losses = Vec::new();
 
     for step in 0..STEPS {
         let loss = model.loss(&x, &y);
@@ -42,6 +43,7 @@ fn every_parameter_follows_the_f64_reference_after_every_step() {
         // Read outside the step, for the reference only.
         let before = read_params(&model, Some(&grads));
         let loss_value = read_loss(&loss);
+        losses.push(loss_value);
         let reference_grads: Vec<Vec<f64>> = trainable
             .iter()
             .map(|path| {
@@ -85,6 +87,9 @@ fn every_parameter_follows_the_f64_reference_after_every_step() {
         }
     }
 
+    // The steps read the loss tensor's own buffer: each record holds that loss, bit for bit.
     let stats = alig.read_stats().unwrap().unwrap();
     assert_eq!(stats.steps as usize, STEPS);
+    let recorded: Vec<f32> = stats.records.iter().map(|record| record.loss).collect();
+    assert_eq!(recorded, losses);
 }
