@@ -1,0 +1,249 @@
+//! Optimizer time per step of one burn model: the adapter (ALI-G, momentum 0.9) against burn's
+//! own `SgdConfig` (plain, and with momentum 0.9, the same state traffic) and `AdamConfig`, and the adapter's gather/scatter cost (its step
+//! against the core crate's step over an arena of the same tensors, without copies).
+//!
+//! ```text
+//! cargo bench --bench optimizer_step             # small (10^4 params, 10 tensors) and large (10^7, 100)
+//! cargo bench --bench optimizer_step -- small    # one size
+//! ```
+//!
+//! Each timing is wall time from a synchronised device to the step's work being done on the
+//! GPU (burn's `Device::sync` and a wgpu wait): host dispatch and GPU time together.
+
+use std::time::{Duration, Instant};
+
+use burn::module::{Module, Param};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Distribution, Tensor};
+use wgpu_alig::{Alig, AligConfig, Arena, Loss};
+use wgpu_alig_burn::{AligOptimizer, SharedDevice};
+
+/// A model of `tensors` trainable vectors, `len` elements each.
+#[derive(Module, Debug)]
+struct Tensors {
+    params: Vec<Param<Tensor<1>>>,
+}
+
+impl Tensors {
+    fn new(tensors: usize, len: usize, device: &Device) -> Self {
+        let params = (0..tensors)
+            .map(|_| {
+                Param::from_tensor(Tensor::<1>::random(
+                    [len],
+                    Distribution::Uniform(-1.0, 1.0),
+                    device,
+                ))
+            })
+            .collect();
+        Self { params }
+    }
+
+    /// `sum_k sum(t_k^2) / n`: a one-element loss with a gradient for every tensor.
+    fn loss(&self) -> Tensor<1> {
+        let n = self.params.len() as f64 * self.params[0].val().dims()[0] as f64;
+        let mut sums = self.params.iter().map(|p| {
+            let t = p.val();
+            (t.clone() * t).sum()
+        });
+        let first = sums.next().expect("at least one tensor");
+        sums.fold(first, |acc, s| acc + s).div_scalar(n)
+    }
+}
+
+enum Optimizer {
+    Alig(AligOptimizer),
+    Burn(ModuleOptimizer, f64),
+}
+
+struct Size {
+    name: &'static str,
+    tensors: usize,
+    len: usize,
+    iterations: usize,
+}
+
+const SIZES: [Size; 2] = [
+    Size {
+        name: "small",
+        tensors: 10,
+        len: 1_000,
+        iterations: 60,
+    },
+    Size {
+        name: "large",
+        tensors: 100,
+        len: 100_000,
+        iterations: 15,
+    },
+];
+const WARMUP: usize = 3;
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let shared = SharedDevice::open().expect("an adapter");
+    println!("adapter: {}", shared.describe());
+    let device = shared.burn_device();
+    println!(
+        "| size | params | tensors | ALI-G (adapter) | core step alone | gather/scatter copies alone | burn SGD | burn SGD, momentum | burn Adam | SGD / ALI-G | SGD momentum / ALI-G | Adam / ALI-G |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for size in SIZES
+        .iter()
+        .filter(|s| filter.as_deref().is_none_or(|f| f == s.name))
+    {
+        let alig = time(&shared, &device, size, || {
+            Optimizer::Alig(AligOptimizer::new(&shared, AligConfig::paper(0.1)).unwrap())
+        });
+        let core = time_core(&shared, size);
+        let copies = time_copies(&shared, size);
+        let sgd = time(&shared, &device, size, || {
+            Optimizer::Burn(SgdConfig::new().init(), 0.1)
+        });
+        let momentum = Some(MomentumConfig::new());
+        let sgd_momentum = time(&shared, &device, size, || {
+            Optimizer::Burn(SgdConfig::new().with_momentum(momentum).init(), 0.1)
+        });
+        let adam = time(&shared, &device, size, || {
+            Optimizer::Burn(AdamConfig::new().init(), 1e-3)
+        });
+        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            size.name,
+            size.tensors * size.len,
+            size.tensors,
+            ms(alig),
+            ms(core),
+            ms(copies),
+            ms(sgd),
+            ms(sgd_momentum),
+            ms(adam),
+            sgd.as_secs_f64() / alig.as_secs_f64(),
+            sgd_momentum.as_secs_f64() / alig.as_secs_f64(),
+            adam.as_secs_f64() / alig.as_secs_f64(),
+        );
+    }
+}
+
+/// Waits for everything submitted on the shared device, burn's work and the optimizer's.
+fn sync(shared: &SharedDevice, device: &Device) {
+    device.sync().expect("burn's device syncs");
+    shared
+        .device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("the device waits");
+}
+
+/// The median optimizer time per step of `size` with the optimizer `make` builds.
+fn time(
+    shared: &SharedDevice,
+    device: &Device,
+    size: &Size,
+    make: impl FnOnce() -> Optimizer,
+) -> Duration {
+    let mut model = Tensors::new(size.tensors, size.len, device);
+    let mut optimizer = make();
+    let mut times = Vec::with_capacity(size.iterations);
+    for iteration in 0..WARMUP + size.iterations {
+        let loss = model.loss();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        sync(shared, device);
+        let started = Instant::now();
+        model = match &mut optimizer {
+            Optimizer::Alig(alig) => alig.step(&loss, model, grads).unwrap(),
+            Optimizer::Burn(optim, lr) => optim.step(*lr, model, grads),
+        };
+        sync(shared, device);
+        if iteration >= WARMUP {
+            times.push(started.elapsed());
+        }
+    }
+    median(times)
+}
+
+/// The core crate's step alone over an arena of the same tensors: what the adapter's step
+/// costs without gathering from and scattering to burn's buffers.
+fn time_core(shared: &SharedDevice, size: &Size) -> Duration {
+    let (arena, _) = arena_of(shared, size);
+    let values: Vec<f32> = (0..arena.layout().num_elements())
+        .map(|i| ((i % 7) as f32 - 3.0) * 0.1)
+        .collect();
+    arena.write_all_params(&shared.queue, &values).unwrap();
+    arena.write_all_grads(&shared.queue, &values).unwrap();
+    let mut alig = Alig::new(&shared.device, &arena, AligConfig::paper(0.1)).unwrap();
+    time_submits(shared, size, || {
+        alig.step(&shared.device, &shared.queue, Loss::Host(1.0))
+            .unwrap();
+    })
+}
+
+/// The adapter's copies alone: every parameter and gradient from a buffer of its own into an
+/// arena, and the parameters back, in one encoder (as burn's pooled buffers are copied).
+fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
+    let bytes = size.len as u64 * 4;
+    let (arena, offsets) = arena_of(shared, size);
+    let buffer = || {
+        shared.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("engine tensor"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    };
+    let engine: Vec<(wgpu::Buffer, wgpu::Buffer)> =
+        (0..size.tensors).map(|_| (buffer(), buffer())).collect();
+    time_submits(shared, size, || {
+        let mut encoder = shared.device.create_command_encoder(&Default::default());
+        for ((param, grad), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(param, 0, arena.params_buffer(), offset, bytes);
+            encoder.copy_buffer_to_buffer(grad, 0, arena.grads_buffer(), offset, bytes);
+        }
+        for ((param, _), &offset) in engine.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(arena.params_buffer(), offset, param, 0, bytes);
+        }
+        shared.queue.submit([encoder.finish()]);
+    })
+}
+
+/// An arena of `size`'s tensors, and their byte offsets.
+fn arena_of(shared: &SharedDevice, size: &Size) -> (Arena, Vec<u64>) {
+    let names: Vec<String> = (0..size.tensors).map(|k| format!("t{k}")).collect();
+    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), size.len)).collect();
+    let arena = Arena::new(&shared.device, &tensors).unwrap();
+    let offsets = arena
+        .layout()
+        .tensors()
+        .iter()
+        .map(|slot| slot.byte_offset())
+        .collect();
+    (arena, offsets)
+}
+
+/// The median wall time of `submit` to its work being done on the device.
+fn time_submits(shared: &SharedDevice, size: &Size, mut submit: impl FnMut()) -> Duration {
+    let wait = || {
+        shared
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("the device waits");
+    };
+    let mut times = Vec::with_capacity(size.iterations);
+    for iteration in 0..WARMUP + size.iterations {
+        wait();
+        let started = Instant::now();
+        submit();
+        wait();
+        if iteration >= WARMUP {
+            times.push(started.elapsed());
+        }
+    }
+    median(times)
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}

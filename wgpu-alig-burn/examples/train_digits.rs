@@ -1,0 +1,207 @@
+//! Trains a burn MLP on the UCI digits with ALI-G (through the adapter) and with burn's own
+//! SGD (its learning rate picked from a grid, on the test set, in SGD's favour), from the
+//! same initialisation, on the same batches, for the same number of epochs, and compares
+//! their test accuracy. Exits with failure when ALI-G ends more than 2 points below SGD.
+//!
+//! ```text
+//! cargo run --release --example train_digits [-- EPOCHS]
+//! ```
+
+#[path = "train_digits/dataset.rs"]
+mod dataset;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig, Relu};
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use wgpu_alig::AligConfig;
+use wgpu_alig_burn::{AligOptimizer, SharedDevice};
+
+use dataset::{CLASSES, Digits, INPUTS, shuffle};
+
+const HIDDEN: usize = 64;
+const BATCH: usize = 64;
+const DEFAULT_EPOCHS: usize = 15;
+const SGD_LEARNING_RATES: [f64; 3] = [0.1, 0.3, 1.0];
+/// ALI-G's only hyper-parameter, the largest step size.
+const ALIG_MAX_LR: f32 = 1.0;
+
+#[derive(Module, Debug)]
+struct Mlp {
+    hidden: Linear,
+    activation: Relu,
+    output: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.output
+            .forward(self.activation.forward(self.hidden.forward(x)))
+    }
+}
+
+/// A copy of the parameters in buffers of their own, so that each optimizer starts from the
+/// same values (clones share buffers, and ALI-G's steps write them in place).
+struct DeepCopy;
+
+impl ModuleMapper for DeepCopy {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| Tensor::from_data(t.to_data(), &t.device()).require_grad())
+    }
+}
+
+/// The data on the device, and the batches of every epoch (the same for every optimizer).
+struct Data {
+    train_x: Tensor<2>,
+    train_y: Tensor<1, Int>,
+    test_x: Tensor<2>,
+    test_y: Tensor<1, Int>,
+    batches: Vec<Vec<Tensor<1, Int>>>,
+}
+
+enum Optimizer {
+    Alig(AligOptimizer),
+    Sgd(burn::optim::ModuleOptimizer, f64),
+}
+
+fn main() -> ExitCode {
+    let epochs = std::env::args()
+        .nth(1)
+        .map_or(DEFAULT_EPOCHS, |e| e.parse().expect("EPOCHS is a number"));
+    match run(epochs) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(epochs: usize) -> Result<bool, Box<dyn std::error::Error>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/digits/digits.csv.gz");
+    let digits = Digits::load(&path)?;
+    let shared = SharedDevice::open()?;
+    println!("adapter: {}", shared.describe());
+    let device = shared.burn_device();
+    device.seed(2020);
+    let data = Data::new(&digits, epochs, &device);
+    let initial = Mlp {
+        hidden: LinearConfig::new(INPUTS, HIDDEN).init(&device),
+        activation: Relu::new(),
+        output: LinearConfig::new(HIDDEN, CLASSES).init(&device),
+    };
+    println!(
+        "{} train / {} test samples, batch {BATCH}, {epochs} epochs, MLP {INPUTS}-{HIDDEN}-{CLASSES}",
+        data.train_y.dims()[0],
+        data.test_y.dims()[0]
+    );
+
+    let alig = AligOptimizer::new(&shared, AligConfig::paper(ALIG_MAX_LR))?;
+    let alig_accuracy = train(&initial, &data, Optimizer::Alig(alig), &device)?;
+    let mut best_sgd = 0.0f64;
+    for lr in SGD_LEARNING_RATES {
+        let sgd = Optimizer::Sgd(SgdConfig::new().init(), lr);
+        best_sgd = best_sgd.max(train(&initial, &data, sgd, &device)?);
+    }
+    println!(
+        "test accuracy: ALI-G (max_lr {ALIG_MAX_LR}) {:.1}%, burn's SGD (best of lr {:?}) {:.1}%",
+        100.0 * alig_accuracy,
+        SGD_LEARNING_RATES,
+        100.0 * best_sgd
+    );
+    let ok = alig_accuracy >= best_sgd - 0.02;
+    if !ok {
+        eprintln!("ALI-G ends more than 2 points below SGD");
+    }
+    Ok(ok)
+}
+
+impl Data {
+    fn new(digits: &Digits, epochs: usize, device: &Device) -> Self {
+        let (train, test) = digits.train_test_split(1998);
+        let images = |d: &Digits| {
+            Tensor::<2>::from_data(TensorData::new(d.images.clone(), [d.len(), INPUTS]), device)
+        };
+        let labels = |d: &Digits| {
+            Tensor::<1, Int>::from_data(TensorData::new(d.labels.clone(), [d.len()]), device)
+        };
+        let batches = (0..epochs)
+            .map(|epoch| {
+                let mut order: Vec<usize> = (0..train.len()).collect();
+                shuffle(&mut order, epoch as u64);
+                order
+                    .chunks(BATCH)
+                    .map(|chunk| {
+                        let indices: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
+                        Tensor::<1, Int>::from_data(TensorData::new(indices, [chunk.len()]), device)
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            train_x: images(&train),
+            train_y: labels(&train),
+            test_x: images(&test),
+            test_y: labels(&test),
+            batches,
+        }
+    }
+}
+
+/// Trains a copy of `initial` for every epoch of `data` and returns its test accuracy.
+fn train(
+    initial: &Mlp,
+    data: &Data,
+    mut optimizer: Optimizer,
+    device: &Device,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut model = initial.clone().map(&mut DeepCopy);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let started = Instant::now();
+    let mut steps = 0;
+    for epoch in &data.batches {
+        for batch in epoch {
+            let x = data.train_x.clone().select(0, batch.clone());
+            let y = data.train_y.clone().select(0, batch.clone());
+            let loss = loss_fn.forward(model.forward(x), y);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = match &mut optimizer {
+                Optimizer::Alig(alig) => alig.step(&loss, model, grads)?,
+                Optimizer::Sgd(sgd, lr) => sgd.step(*lr, model, grads),
+            };
+            steps += 1;
+        }
+    }
+    let predictions = model
+        .forward(data.test_x.clone())
+        .argmax(1)
+        .flatten::<1>(0, 1);
+    let correct = predictions.equal(data.test_y.clone()).int().sum();
+    let correct: i64 = correct.to_data().iter::<i64>().next().unwrap_or(0);
+    let accuracy = correct as f64 / data.test_y.dims()[0] as f64;
+    let name = match &optimizer {
+        Optimizer::Alig(_) => "ALI-G".to_string(),
+        Optimizer::Sgd(_, lr) => format!("SGD lr {lr}"),
+    };
+    println!(
+        "{name:>12}: test accuracy {:.1}% after {steps} steps ({:.1} s)",
+        100.0 * accuracy,
+        started.elapsed().as_secs_f64()
+    );
+    if let Optimizer::Alig(alig) = &optimizer
+        && let Some(stats) = alig.read_stats()?
+        && let Some(last) = stats.last()
+    {
+        println!(
+            "{:>12}  last step: loss {:.4}, gamma {:.4}",
+            "", last.loss, last.gamma
+        );
+    }
+    Ok(accuracy)
+}

@@ -1,0 +1,48 @@
+//! # wgpu-alig-burn
+//!
+//! The ALI-G optimizer of [`wgpu_alig`] for [burn](https://burn.dev) models on burn's wgpu
+//! backend. Burn's runtime and the optimizer share one `wgpu::Device` and `Queue`
+//! ([`SharedDevice`]); the loss stays on the GPU (the step reads it from the loss tensor's
+//! buffer); nothing is read back per step.
+//!
+//! ```no_run
+//! use burn::nn::{Linear, LinearConfig};
+//! use burn::optim::GradientsParams;
+//! use burn::tensor::Tensor;
+//! use wgpu_alig::AligConfig;
+//! use wgpu_alig_burn::{AligOptimizer, SharedDevice};
+//! # fn main() -> wgpu_alig_burn::Result<()> {
+//! let shared = SharedDevice::open()?;
+//! let device = shared.burn_device();
+//! let mut model: Linear = LinearConfig::new(4, 1).init(&device);
+//! let mut alig = AligOptimizer::new(&shared, AligConfig::paper(0.1))?;
+//! let (x, y) = (Tensor::<2>::ones([8, 4], &device), Tensor::<2>::zeros([8, 1], &device));
+//! for _ in 0..10 {
+//!     let loss = (model.forward(x.clone()) - y.clone()).powi_scalar(2).mean();
+//!     let grads = GradientsParams::from_grads(loss.backward(), &model);
+//!     model = alig.step(&loss, model, grads)?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Burn keeps its tensors in pooled buffers of its own, so each step gathers the gradients
+//! (and parameters) into the optimizer's arena with buffer copies, runs the ALI-G kernels
+//! (two dispatches whatever the number of tensors), and scatters the parameters back into
+//! burn's buffers, in one encoder. Parameters without a gradient at the first step are
+//! frozen. [`AligOptimizer::save`] / [`AligOptimizer::load`] keep the state in burn's
+//! burnpack format.
+#![deny(missing_docs)]
+
+mod error;
+mod host_reads;
+mod optimizer;
+mod param_map;
+mod param_visit;
+mod record;
+mod shared_device;
+mod tensor_buffer;
+
+pub use error::{Error, Result};
+pub use host_reads::staging_pages_peak;
+pub use optimizer::AligOptimizer;
+pub use shared_device::SharedDevice;

@@ -1,0 +1,105 @@
+//! One walk over a module's float parameters, the way burn's own optimizers walk them: each
+//! parameter's id, path, buffer and (when it has one this step) its gradient's buffer.
+
+use burn::module::{ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use cubecl_runtime::client::Client;
+
+use crate::error::{Error, Result};
+use crate::shared_device::SharedDevice;
+use crate::tensor_buffer::TensorBuffer;
+
+/// A float parameter of the module as one step sees it.
+pub(crate) struct VisitedParam {
+    pub(crate) id: ParamId,
+    /// The module path (`layer.weight`): the parameter's name in the arena and in records.
+    pub(crate) path: String,
+    pub(crate) value: TensorBuffer,
+    /// `None` for a frozen parameter (no gradient).
+    pub(crate) grad: Option<TensorBuffer>,
+}
+
+/// Collects the module's parameters in visiting order; the first error stops the collection.
+pub(crate) struct ParamVisitor<'a> {
+    grads: &'a GradientsParams,
+    shared: &'a SharedDevice,
+    path: Vec<String>,
+    pub(crate) params: Vec<VisitedParam>,
+    /// The client of burn's runtime, to flush its pending work before the step is submitted.
+    pub(crate) client: Option<Client>,
+    pub(crate) error: Option<Error>,
+}
+
+impl<'a> ParamVisitor<'a> {
+    pub(crate) fn new(grads: &'a GradientsParams, shared: &'a SharedDevice) -> Self {
+        Self {
+            grads,
+            shared,
+            path: Vec::new(),
+            params: Vec::new(),
+            client: None,
+            error: None,
+        }
+    }
+
+    /// The parameters, or the first error met.
+    pub(crate) fn finish(self) -> Result<(Vec<VisitedParam>, Option<Client>)> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok((self.params, self.client)),
+        }
+    }
+
+    fn visit<const D: usize>(&mut self, param: &Param<Tensor<D>>) -> Result<VisitedParam> {
+        let path = self.path.join(".");
+        let value = param.val();
+        if !self.shared.is(&value.device()) {
+            return Err(wgpu_alig::Error::WrongDevice.into());
+        }
+        let (value, client) = TensorBuffer::of(value, &path)?;
+        self.client.get_or_insert(client);
+        let grad = match self.grads.get::<D>(param.id) {
+            Some(grad) => {
+                if !self.shared.is(&grad.device()) {
+                    return Err(wgpu_alig::Error::WrongDevice.into());
+                }
+                // Gradients of views may come strided; a flat copy of them is contiguous.
+                let grad = match TensorBuffer::of(grad.clone(), &path) {
+                    Err(Error::NotContiguous(_)) if D > 0 => {
+                        TensorBuffer::of(grad.flatten::<1>(0, D - 1), &path)?
+                    }
+                    other => other?,
+                };
+                Some(grad.0)
+            }
+            None => None,
+        };
+        Ok(VisitedParam {
+            id: param.id,
+            path,
+            value,
+            grad,
+        })
+    }
+}
+
+impl ModuleVisitor for ParamVisitor<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.visit(param) {
+            Ok(visited) => self.params.push(visited),
+            Err(error) => self.error = Some(error),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! One `wgpu::Device` and `Queue` for burn's runtime and the optimizer: burn's wgpu runtime
+//! is registered on a device opened here, or on a setup the program already has.
+
+use std::sync::Arc;
+
+use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, WgpuSetup, try_init_device};
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+
+/// The device and queue burn and the optimizer share, and burn's name for them.
+#[derive(Clone, Debug)]
+pub struct SharedDevice {
+    /// The wgpu device both submit to.
+    pub device: wgpu::Device,
+    /// Its queue: burn's runtime and the optimizer's steps are ordered on it.
+    pub queue: wgpu::Queue,
+    adapter_info: Arc<wgpu::AdapterInfo>,
+    burn: WgpuDevice,
+}
+
+impl SharedDevice {
+    /// Opens an adapter the way `wgpu_alig::Gpu` does (`WGPU_BACKEND` when set, else the
+    /// primary backends, else GL), with every feature and limit of the adapter as burn's own
+    /// device request does, and registers it with burn's wgpu runtime.
+    pub fn open() -> Result<Self> {
+        pollster::block_on(Self::open_async())
+    }
+
+    /// [`SharedDevice::open`], awaited.
+    pub async fn open_async() -> Result<Self> {
+        let (instance, adapter) = open_adapter().await?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-alig-burn"),
+                // What burn's runtime asks of a device it opens itself.
+                required_features: adapter
+                    .features()
+                    .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+                required_limits: adapter.limits(),
+                memory_hints: wgpu::MemoryHints::MemoryUsage,
+                ..Default::default()
+            })
+            .await
+            .map_err(wgpu_alig::Error::from)?;
+        let backend = adapter.get_info().backend;
+        Self::register(WgpuSetup {
+            instance,
+            adapter,
+            device,
+            queue,
+            backend,
+        })
+    }
+
+    /// Registers a setup the program made (its device and queue) with burn's wgpu runtime.
+    /// Register a setup once, then share this value.
+    pub fn register(setup: WgpuSetup) -> Result<Self> {
+        let adapter_info = Arc::new(setup.adapter.get_info());
+        let (device, queue) = (setup.device.clone(), setup.queue.clone());
+        let burn = try_init_device(setup, RuntimeOptions::default())
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        Ok(Self {
+            device,
+            queue,
+            adapter_info,
+            burn,
+        })
+    }
+
+    /// Takes burn's device: `setup` is what `burn::backend::wgpu::init_setup` returned for
+    /// `burn_device`, which runs on its device and queue.
+    pub fn from_burn(setup: &WgpuSetup, burn_device: WgpuDevice) -> Self {
+        Self {
+            device: setup.device.clone(),
+            queue: setup.queue.clone(),
+            adapter_info: Arc::new(setup.adapter.get_info()),
+            burn: burn_device,
+        }
+    }
+
+    /// Burn's device, with autodiff: create the model and data on it.
+    pub fn burn_device(&self) -> Device {
+        Device::new(self.burn.clone()).autodiff()
+    }
+
+    /// Burn's wgpu device id.
+    pub fn wgpu_device(&self) -> &WgpuDevice {
+        &self.burn
+    }
+
+    /// Whether `device` (with or without autodiff) is this one. Burn compares devices by
+    /// hardware identity and runtime registration, ignoring autodiff.
+    pub fn is(&self, device: &Device) -> bool {
+        *device == Device::new(self.burn.clone())
+    }
+
+    /// A one-line description of the adapter: name, backend, driver.
+    pub fn describe(&self) -> String {
+        let info = &self.adapter_info;
+        format!(
+            "{} ({:?}, {} {})",
+            info.name, info.backend, info.driver, info.driver_info
+        )
+    }
+}
+
+/// The highest-performance adapter of the backends in `WGPU_BACKEND`, or of the primary
+/// backends with GL as the fallback, as `wgpu_alig::Gpu` chooses.
+async fn open_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    let candidates = match wgpu::Backends::from_env() {
+        Some(backends) => vec![backends],
+        None => vec![wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY],
+    };
+    let mut last_error = String::from("no backend tried");
+    for backends in candidates {
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        descriptor.backends = backends;
+        let instance = wgpu::Instance::new(descriptor);
+        match instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(adapter) => return Ok((instance, adapter)),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(Error::Alig(wgpu_alig::Error::NoAdapter(last_error)))
+}
