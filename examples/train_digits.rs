@@ -25,18 +25,17 @@ mod plot;
 mod report;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use wgpu_alig::Gpu;
 
 use cli::{Args, OptimizerKind};
+use engine::common::progress::{progress_bar, show};
 use engine::dataset::Digits;
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
 use engine::optimizers::{OptimizerSpec, Schedule};
-use engine::training::{train, Progress, TrainingConfig};
+use engine::training::{train, TrainingConfig};
 use report::GridPoint;
 
 /// Samples of the training set held out to tune SGD (20% of it).
@@ -181,6 +180,7 @@ fn tune_sgd(
     let name = match schedule {
         Schedule::Constant => "tuning SGD",
         Schedule::StepDecay => "tuning SGD step decay",
+        Schedule::Cosine => "tuning SGD cosine",
     };
     let bar = progress_bar(name);
     bar.set_length(grid.len() as u64);
@@ -219,28 +219,4 @@ fn tune_sgd(
         best.selected = true;
     }
     Ok(points)
-}
-
-fn progress_bar(name: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0).with_prefix(name.to_string());
-    let style =
-        ProgressStyle::with_template("{prefix:26} [{bar:30}] {pos:>5}/{len:5} {elapsed:>4} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-    bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-fn show(bar: &ProgressBar, progress: &Progress) {
-    bar.set_length(progress.total_steps as u64);
-    bar.set_position(progress.steps_done as u64);
-    let mut message = String::new();
-    if let Some(loss) = progress.loss {
-        message += &format!("loss {loss:.2e} ");
-    }
-    if let Some(step_size) = progress.step_size {
-        message += &format!("step size {step_size:.2e}");
-    }
-    bar.set_message(message);
 }

@@ -5,13 +5,12 @@
 
 use wgpu_alig::Arena;
 
-use super::batches::{
-    BatchSlot, BatchTable, HELD_OUT_EVAL_SLOT, RESULT_SLOTS, STEP_SLOT, TRAIN_EVAL_SLOT,
-};
+use super::batches::{BatchSlot, BatchTable, RESULT_SLOT_BYTES, STEP_SLOT};
+use super::common::kernel::{dispatch, whole};
+use super::common::training::{evaluate_sets, Evaluation, Model, Set};
 use super::dataset::{CLASSES, INPUTS};
 use super::device_digits::DeviceDigits;
-use super::kernels::{Kernel, Kernels};
-use super::readback::read_f32s;
+use super::kernels::Kernels;
 use super::split_mix::SplitMix64;
 use super::Result;
 
@@ -21,22 +20,6 @@ const THREADS: u32 = 64;
 const ROW_TILE: u32 = 8;
 /// Hidden units per workgroup of `input_grads` (`UNIT_TILE` there).
 const UNIT_TILE: u32 = 8;
-/// Bytes of one results slot: `vec2<f32>` (mean loss, correct predictions).
-const RESULT_SLOT_BYTES: u64 = 8;
-
-/// Loss and accuracy over a whole set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Score {
-    pub loss: f32,
-    pub accuracy: f32,
-}
-
-/// The model on the training set and on the held-out set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Evaluation {
-    pub train: Score,
-    pub held_out: Score,
-}
 
 /// The bind groups of every kernel over one data set.
 #[derive(Debug)]
@@ -57,8 +40,8 @@ pub struct Mlp<'k> {
     results: wgpu::Buffer,
     train: DataBindGroups,
     held_out: DataBindGroups,
+    train_sample_index: wgpu::Buffer,
     train_len: usize,
-    held_out_len: usize,
 }
 
 impl<'k> Mlp<'k> {
@@ -75,6 +58,7 @@ impl<'k> Mlp<'k> {
             return Err("the batch size and both data sets must be non-empty".into());
         }
         let hidden = kernels.hidden;
+        let classifier = &kernels.classifier;
         let arena = Arena::new(
             device,
             &[
@@ -84,7 +68,8 @@ impl<'k> Mlp<'k> {
                 ("b2", CLASSES),
             ],
         )?;
-        let batches = BatchTable::new(device, train.len(), batch_size, held_out.len());
+        // Each evaluation in one chunk: the sets are small.
+        let batches = BatchTable::new(device, train.len(), batch_size, held_out.len(), usize::MAX);
         let rows = u64::from(batches.max_rows());
         let storage = |label, floats: u64, extra| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -102,7 +87,7 @@ impl<'k> Mlp<'k> {
         // COPY_SRC: the optimizer's step copies the loss from here.
         let results = storage(
             "digits results",
-            u64::from(RESULT_SLOTS) * 2,
+            u64::from(batches.result_slots()) * 2,
             wgpu::BufferUsages::COPY_SRC,
         );
 
@@ -120,7 +105,7 @@ impl<'k> Mlp<'k> {
                         whole(&hidden_activations),
                     ],
                 ),
-                output_forward: kernels.output_forward.bind_group(
+                output_forward: classifier.output_forward.bind_group(
                     device,
                     &[
                         batch.clone(),
@@ -133,11 +118,11 @@ impl<'k> Mlp<'k> {
                         whole(&sample_stats),
                     ],
                 ),
-                batch_loss: kernels.batch_loss.bind_group(
+                batch_loss: classifier.batch_loss.bind_group(
                     device,
                     &[batch.clone(), whole(&sample_stats), whole(&results)],
                 ),
-                output_grads: kernels.output_grads.bind_group(
+                output_grads: classifier.output_grads.bind_group(
                     device,
                     &[
                         batch.clone(),
@@ -147,7 +132,7 @@ impl<'k> Mlp<'k> {
                         arena.grad_binding("b2")?,
                     ],
                 ),
-                hidden_backward: kernels.hidden_backward.bind_group(
+                hidden_backward: classifier.hidden_backward.bind_group(
                     device,
                     &[
                         batch.clone(),
@@ -179,8 +164,8 @@ impl<'k> Mlp<'k> {
             results,
             train: train_bind_groups,
             held_out: held_out_bind_groups,
+            train_sample_index: train.sample_index.clone(),
             train_len: train.len(),
-            held_out_len: held_out.len(),
         })
     }
 
@@ -227,14 +212,14 @@ impl<'k> Mlp<'k> {
         let unit_tiles = (kernels.hidden as u32).div_ceil(UNIT_TILE);
         dispatch(
             pass,
-            &kernels.output_grads,
+            &kernels.classifier.output_grads,
             &groups.output_grads,
             slot,
             [unit_groups, 1],
         );
         dispatch(
             pass,
-            &kernels.hidden_backward,
+            &kernels.classifier.hidden_backward,
             &groups.hidden_backward,
             slot,
             [unit_groups, row_tiles],
@@ -267,51 +252,66 @@ impl<'k> Mlp<'k> {
         );
         dispatch(
             pass,
-            &kernels.output_forward,
+            &kernels.classifier.output_forward,
             &groups.output_forward,
             slot,
             [row_groups, 1],
         );
-        dispatch(pass, &kernels.batch_loss, &groups.batch_loss, slot, [1, 1]);
+        dispatch(
+            pass,
+            &kernels.classifier.batch_loss,
+            &groups.batch_loss,
+            slot,
+            [1, 1],
+        );
     }
 
     /// Evaluates the current parameters on the whole training and held-out sets, waiting for
     /// the device: for the end of a run.
     pub fn evaluate(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Evaluation> {
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            self.record_forward(&mut pass, &self.train, self.batches.train_eval);
-            self.record_forward(&mut pass, &self.held_out, self.batches.held_out_eval);
-        }
-        queue.submit([encoder.finish()]);
-        let offset = u64::from(TRAIN_EVAL_SLOT) * RESULT_SLOT_BYTES;
-        let values = read_f32s(device, queue, &self.results, offset, 4)?;
-        debug_assert_eq!(HELD_OUT_EVAL_SLOT, TRAIN_EVAL_SLOT + 1);
-        let score = |loss: f32, correct: f32, len: usize| Score {
-            loss,
-            accuracy: correct / len as f32,
-        };
-        Ok(Evaluation {
-            train: score(values[0], values[1], self.train_len),
-            held_out: score(values[2], values[3], self.held_out_len),
-        })
+        evaluate_sets(
+            device,
+            queue,
+            &self.results,
+            &self.batches,
+            &|pass, set, slot| {
+                let groups = match set {
+                    Set::Train => &self.train,
+                    Set::HeldOut => &self.held_out,
+                };
+                self.record_forward(pass, groups, slot);
+            },
+        )
     }
 }
 
-fn whole(buffer: &wgpu::Buffer) -> wgpu::BufferBinding<'_> {
-    buffer.as_entire_buffer_binding()
-}
+impl Model for Mlp<'_> {
+    fn arena(&self) -> &wgpu_alig::Arena {
+        &self.arena
+    }
 
-/// One dispatch of `kernel` over `batch`, with `workgroups` in x and y.
-fn dispatch(
-    pass: &mut wgpu::ComputePass<'_>,
-    kernel: &Kernel,
-    bind_group: &wgpu::BindGroup,
-    batch: BatchSlot,
-    workgroups: [u32; 2],
-) {
-    pass.set_pipeline(&kernel.pipeline);
-    pass.set_bind_group(0, bind_group, &[batch.dynamic_offset]);
-    pass.dispatch_workgroups(workgroups[0], workgroups[1], 1);
+    fn steps_per_epoch(&self) -> usize {
+        Mlp::steps_per_epoch(self)
+    }
+
+    fn train_len(&self) -> usize {
+        self.train_len
+    }
+
+    fn write_train_order(&self, queue: &wgpu::Queue, order: &[u32]) {
+        debug_assert_eq!(order.len(), self.train_len);
+        queue.write_buffer(&self.train_sample_index, 0, bytemuck::cast_slice(order));
+    }
+
+    fn record_train_batch(&self, pass: &mut wgpu::ComputePass<'_>, batch: usize) {
+        Mlp::record_train_batch(self, pass, batch);
+    }
+
+    fn step_loss(&self) -> (&wgpu::Buffer, u64) {
+        Mlp::step_loss(self)
+    }
+
+    fn evaluate(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Evaluation> {
+        Mlp::evaluate(self, device, queue)
+    }
 }

@@ -19,13 +19,6 @@ pub struct GridPoint {
     pub selected: bool,
 }
 
-fn schedule_name(schedule: Schedule) -> &'static str {
-    match schedule {
-        Schedule::Constant => "constant",
-        Schedule::StepDecay => "step decay",
-    }
-}
-
 /// The results as a Markdown table.
 pub fn results_table(reports: &[TrainingReport]) -> String {
     let mut out = String::from(
@@ -58,7 +51,7 @@ pub fn grid_table(grid: &[GridPoint]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {:.2e} | {:.4} | {:.2}% | {} |",
-            schedule_name(point.schedule),
+            point.schedule.name(),
             point.lr,
             point.fit_loss,
             point.validation_loss,
@@ -94,7 +87,7 @@ pub fn write_grid_csv(path: &Path, grid: &[GridPoint]) -> Result<()> {
         let _ = writeln!(
             out,
             "{},{},{:e},{:e},{},{}",
-            schedule_name(point.schedule),
+            point.schedule.name(),
             point.lr,
             point.fit_loss,
             point.validation_loss,

@@ -1,0 +1,19 @@
+//! Pieces shared by the examples' training engines: the compute-pipeline helper, the batch
+//! table, the optimizers compared (ALI-G from the crate, SGD and Adam as one-dispatch kernels
+//! over the arena), the training loop with its once-per-epoch readback, the seeded generator,
+//! and the blocking readback for the end of a run.
+
+pub mod adam;
+pub mod batches;
+pub mod kernel;
+pub mod optimizers;
+pub mod progress;
+pub mod readback;
+pub mod sgd;
+pub mod split_mix;
+pub mod training;
+
+/// The engines' error: anything, with a message that says what went wrong.
+pub type Error = Box<dyn std::error::Error>;
+/// The engines' `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
