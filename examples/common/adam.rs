@@ -1,6 +1,6 @@
-//! The Adam baseline over the whole arena (`adam.wgsl`, after `adam_tick.wgsl` counts the
-//! step), with its two moment buffers laid out like the arena. The learning rate is a
-//! uniform written once; the step number lives on the GPU.
+//! The Adam baseline over the whole arena (`adam.wgsl`, after `adam_tick.wgsl` advances the
+//! bias corrections), with its two moment buffers laid out like the arena. The learning
+//! rate is a uniform written once; the step's bias corrections live on the GPU.
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
@@ -13,7 +13,7 @@ pub const BETA1: f32 = 0.9;
 pub const BETA2: f32 = 0.999;
 pub const EPS: f32 = 1e-8;
 
-/// Mirrors `AdamUniforms` in adam.wgsl.
+/// Mirrors `AdamUniforms` in adam_uniforms.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 struct AdamUniforms {
@@ -59,7 +59,7 @@ impl<'k> Adam<'k> {
             contents: bytemuck::bytes_of(&uniforms),
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        // Zeroed at creation: a fresh optimizer's moments and step count.
+        // Zeroed at creation: a fresh optimizer's moments, and the corrections of step 0.
         let zeroed = |label, size| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -70,7 +70,7 @@ impl<'k> Adam<'k> {
         };
         let first_moment = zeroed("adam first moment", arena.layout().byte_size());
         let second_moment = zeroed("adam second moment", arena.layout().byte_size());
-        let step_count = zeroed("adam step count", 4);
+        let corrections = zeroed("adam bias corrections", 8);
         let update = kernels.adam.bind_group(
             device,
             &[
@@ -79,18 +79,22 @@ impl<'k> Adam<'k> {
                 arena.grads_buffer().as_entire_buffer_binding(),
                 first_moment.as_entire_buffer_binding(),
                 second_moment.as_entire_buffer_binding(),
-                step_count.as_entire_buffer_binding(),
+                corrections.as_entire_buffer_binding(),
             ],
         );
-        let tick = kernels
-            .adam_tick
-            .bind_group(device, &[step_count.as_entire_buffer_binding()]);
+        let tick = kernels.adam_tick.bind_group(
+            device,
+            &[
+                uniform_buffer.as_entire_buffer_binding(),
+                corrections.as_entire_buffer_binding(),
+            ],
+        );
         Self {
             kernels,
             len_vec4,
             update,
             tick,
-            _buffers: [uniform_buffer, first_moment, second_moment, step_count],
+            _buffers: [uniform_buffer, first_moment, second_moment, corrections],
         }
     }
 

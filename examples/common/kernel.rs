@@ -7,6 +7,8 @@ use super::Result;
 
 /// The declarations every classifier kernel starts with (`CLASSES`, `HIDDEN`, `BatchDesc`).
 pub const CLASSIFIER: &str = include_str!("classifier.wgsl");
+/// The declarations of the Adam kernels.
+const ADAM_UNIFORMS: &str = include_str!("adam_uniforms.wgsl");
 
 /// What a kernel does with a binding. Bindings are numbered in the order they are listed,
 /// which is the order of the `@binding` declarations in the kernel's file.
@@ -172,16 +174,16 @@ impl ClassifierKernels {
             adam: build(
                 device,
                 "adam",
-                include_str!("adam.wgsl"),
+                &[ADAM_UNIFORMS, include_str!("adam.wgsl")].join("\n"),
                 &[],
                 &[Uniform, ReadWrite, Read, ReadWrite, ReadWrite, Read],
             ),
             adam_tick: build(
                 device,
                 "adam_tick",
-                include_str!("adam_tick.wgsl"),
+                &[ADAM_UNIFORMS, include_str!("adam_tick.wgsl")].join("\n"),
                 &[],
-                &[ReadWrite],
+                &[Uniform, ReadWrite],
             ),
         })
     }

@@ -7,11 +7,14 @@ pub mod adam;
 pub mod batches;
 pub mod kernel;
 pub mod optimizers;
+pub mod plot;
 pub mod progress;
 pub mod readback;
+pub mod report;
 pub mod sgd;
 pub mod split_mix;
 pub mod training;
+pub mod tuning;
 
 /// The engines' error: anything, with a message that says what went wrong.
 pub type Error = Box<dyn std::error::Error>;

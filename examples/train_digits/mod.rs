@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+// `readback` is for the integration test, which reaches the engine's pieces through here.
+#[allow(unused_imports)]
 pub use common::{batches, optimizers, readback, split_mix, Result};
 
 pub mod dataset;

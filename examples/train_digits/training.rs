@@ -2,7 +2,7 @@
 //! loop (one submit per epoch, the stats ring read once per epoch).
 
 use super::common::training::train_model;
-pub use super::common::training::{Progress, StepLog, TrainingConfig, TrainingReport};
+pub use super::common::training::{Progress, TrainingConfig, TrainingReport};
 use super::device_digits::DeviceDigits;
 use super::kernels::Kernels;
 use super::mlp::Mlp;
