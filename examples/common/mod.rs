@@ -5,7 +5,9 @@
 
 pub mod adam;
 pub mod batches;
+pub mod classifier_head;
 pub mod kernel;
+pub mod labelled;
 pub mod optimizers;
 pub mod plot;
 pub mod progress;

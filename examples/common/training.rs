@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use wgpu_alig::Arena;
 
 use super::batches::{combine_chunks, BatchSlot, BatchTable, RESULT_SLOT_BYTES, STEP_SLOT};
+use super::classifier_head::ClassifierHead;
 use super::kernel::ClassifierKernels;
 use super::optimizers::{Optimizer, OptimizerSpec, StatsFuture};
 use super::readback::read_f32s;
@@ -83,27 +84,56 @@ pub struct EpochEval<'a> {
     pub chunks: &'a [BatchSlot],
 }
 
-/// What the training loop needs of a model whose parameters live in an arena.
+/// What the training loop needs of a model whose parameters live in an arena, in front of a
+/// shared classifier head.
 pub trait Model {
     fn arena(&self) -> &Arena;
-    /// Mini-batches per epoch.
-    fn steps_per_epoch(&self) -> usize;
-    /// Samples of the training set.
-    fn train_len(&self) -> usize;
-    /// Queues the training set's sample order of the next epoch (a permutation).
-    fn write_train_order(&self, queue: &wgpu::Queue, order: &[u32]);
+    fn head(&self) -> &ClassifierHead<'_>;
+    /// Records the forward pass of `slot` of `set`, the head's included: afterwards its
+    /// (mean loss, correct) is in the head's results.
+    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>, set: Set, slot: BatchSlot);
     /// Records forward and backward of mini-batch `batch` of the current order: afterwards
     /// the arena's grads hold the gradient of its mean loss, and `step_loss` that loss.
     fn record_train_batch(&self, pass: &mut wgpu::ComputePass<'_>, batch: usize);
-    /// The buffer and byte offset where a training step's mean loss is written.
-    fn step_loss(&self) -> (&wgpu::Buffer, u64);
+    /// Whether the loop evaluates the held-out set after every epoch.
+    fn tracks_held_out(&self) -> bool {
+        false
+    }
+
+    /// Mini-batches per epoch.
+    fn steps_per_epoch(&self) -> usize {
+        self.head().batches.train_batches.len()
+    }
+
     /// Records an evaluation of the held-out set at the end of an epoch, where the model
     /// tracks one; the loop copies its results aside and reads them once, at the end.
-    fn record_epoch_eval(&self, _pass: &mut wgpu::ComputePass<'_>) -> Option<EpochEval<'_>> {
-        None
+    fn record_epoch_eval(&self, pass: &mut wgpu::ComputePass<'_>) -> Option<EpochEval<'_>> {
+        if !self.tracks_held_out() {
+            return None;
+        }
+        let head = self.head();
+        let chunks = &head.batches.held_out_eval;
+        for &slot in chunks {
+            self.record_forward(pass, Set::HeldOut, slot);
+        }
+        Some(EpochEval {
+            results: &head.results,
+            offset: u64::from(chunks[0].out_slot) * RESULT_SLOT_BYTES,
+            chunks,
+        })
     }
+
     /// Evaluates on the whole training and held-out sets, waiting for the device.
-    fn evaluate(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Evaluation>;
+    fn evaluate(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Evaluation> {
+        let head = self.head();
+        evaluate_sets(
+            device,
+            queue,
+            &head.results,
+            &head.batches,
+            &|pass, set, slot| self.record_forward(pass, set, slot),
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -194,7 +224,7 @@ pub fn train_model(
         ..Progress::default()
     };
     let mut shuffle = SplitMix64::new(config.seed ^ SHUFFLE_STREAM);
-    let mut order: Vec<u32> = (0..model.train_len() as u32).collect();
+    let mut order: Vec<u32> = (0..model.head().train_len() as u32).collect();
     // The held-out results of every epoch, where the model records them; read at the end.
     let mut epoch_log: Option<(wgpu::Buffer, Vec<BatchSlot>)> = None;
     let mut in_flight: Option<EpochInFlight> = None;
@@ -202,7 +232,7 @@ pub fn train_model(
     let started = Instant::now();
     for epoch in 0..config.epochs {
         shuffle.shuffle(&mut order);
-        model.write_train_order(queue, &order);
+        model.head().write_train_order(queue, &order);
         let epoch_steps = epoch * steps_per_epoch..(epoch + 1) * steps_per_epoch;
         if let Some(lr) = optimizer.start_epoch(queue, epoch, config.epochs) {
             step_sizes[epoch_steps.clone()].fill(lr);
@@ -219,9 +249,9 @@ pub fn train_model(
                 });
                 model.record_train_batch(&mut pass, batch);
             }
-            let (loss_buffer, loss_offset) = model.step_loss();
+            let (loss_buffer, loss_offset) = model.head().step_loss();
             encoder.copy_buffer_to_buffer(loss_buffer, loss_offset, &loss_log, step as u64 * 4, 4);
-            optimizer.record_step(&mut encoder, queue, model.step_loss())?;
+            optimizer.record_step(&mut encoder, queue, model.head().step_loss())?;
         }
         record_epoch_eval(
             device,

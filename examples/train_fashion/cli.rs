@@ -43,7 +43,7 @@ pub struct Args {
     pub optimizers: Vec<OptimizerKind>,
 
     /// ALI-G's max_lr values tried.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.3, 1.0, 3.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.03, 0.1, 0.3, 1.0])]
     pub alig_grid: Vec<f32>,
 
     /// Learning rates tried for each SGD variant.
@@ -51,7 +51,7 @@ pub struct Args {
     pub sgd_grid: Vec<f32>,
 
     /// Learning rates tried for Adam.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.0003, 0.001, 0.003, 0.01])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.001, 0.003, 0.01, 0.03])]
     pub adam_grid: Vec<f32>,
 
     /// Seed of the subset, the split, the initial parameters and the shuffles.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::split_mix::SplitMix64;
+use super::common::labelled::split_rows;
 
 /// Pixels per side of an image.
 pub const SIDE: usize = 28;
@@ -119,21 +119,9 @@ impl Images {
 
     /// A seeded random split: `(kept, held_out)` with `held_out` samples in the second part.
     pub fn split(&self, held_out: usize, seed: u64) -> (Self, Self) {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        SplitMix64::new(seed).shuffle(&mut order);
-        let (held, kept) = order.split_at(held_out.min(self.len()));
-        (self.select(kept), self.select(held))
-    }
-
-    fn select(&self, samples: &[usize]) -> Self {
-        let mut pixels = Vec::with_capacity(samples.len() * PIXELS);
-        for &sample in samples {
-            pixels.extend_from_slice(&self.pixels[sample * PIXELS..(sample + 1) * PIXELS]);
-        }
-        Self {
-            pixels,
-            labels: samples.iter().map(|&sample| self.labels[sample]).collect(),
-        }
+        let (kept, held) = split_rows(&self.pixels, &self.labels, PIXELS, held_out, seed);
+        let set = |(pixels, labels)| Self { pixels, labels };
+        (set(kept), set(held))
     }
 }
 

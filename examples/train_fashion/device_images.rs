@@ -5,6 +5,7 @@
 
 use wgpu::util::DeviceExt;
 
+use super::common::classifier_head::SetBuffers;
 use super::dataset::Images;
 
 #[derive(Debug)]
@@ -45,11 +46,12 @@ impl DeviceImages {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    /// What the classifier head reads of the set.
+    pub fn head_buffers(&self) -> SetBuffers<'_> {
+        SetBuffers {
+            sample_index: &self.sample_index,
+            labels: &self.labels,
+            len: self.len,
+        }
     }
 }
