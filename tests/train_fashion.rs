@@ -42,7 +42,7 @@ fn subsets(train_len: usize, test_len: usize) -> (Images, Images) {
 }
 
 fn run(optimizer: OptimizerSpec, epochs: usize) -> TrainingReport {
-    let (train_set, test_set) = subsets(1024, 1000);
+    let (train_set, test_set) = subsets(1024, 500);
     let gpu = gpu();
     let kernels = Kernels::new(&gpu.device, SHAPE).unwrap();
     let train_gpu = DeviceImages::upload(&gpu.device, &train_set);
