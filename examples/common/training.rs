@@ -1,9 +1,10 @@
-//! One training run of any model of the examples: epochs of shuffled mini-batches, each epoch recorded into one encoder and
-//! submitted at once. Per step the host records dispatches and nothing else; per epoch it
-//! writes the new sample order (and SGD's learning rate) and starts an asynchronous read of
-//! ALI-G's stats ring, which it collects one epoch later, so that the GPU can have the next
-//! epoch queued while the host waits (a driver may still run one submit at a time, as
-//! lavapipe does).
+//! One training run of any model of the examples: epochs of shuffled mini-batches, each
+//! epoch recorded into one encoder and submitted at once. Per step the host records
+//! dispatches and nothing else; per epoch it writes the new sample order (and SGD's learning
+//! rate), records the model's held-out evaluation if it tracks one, and starts an
+//! asynchronous read of ALI-G's stats ring, which it collects one epoch later, so that the GPU
+//! can have the next epoch queued while the host waits (a driver may still run one submit at
+//! a time, as lavapipe does).
 
 use std::time::{Duration, Instant};
 

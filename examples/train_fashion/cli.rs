@@ -17,8 +17,8 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
 
-    /// Training images used (a seeded random subset of the 60,000); its last sixth is held
-    /// out for validation while tuning.
+    /// Training images used (a seeded random subset of the 60,000); a seeded random sixth of
+    /// it is held out for validation while tuning.
     #[arg(long, default_value_t = 6000)]
     pub train_samples: usize,
 
