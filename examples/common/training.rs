@@ -172,7 +172,8 @@ pub struct Progress {
 pub struct TrainingReport {
     pub optimizer: OptimizerSpec,
     pub steps: usize,
-    /// From the first submit until the last step is done; evaluation excluded.
+    /// From the first submit until the last step is done: the held-out evaluations after
+    /// each epoch included (where the model tracks them), the final evaluation excluded.
     pub wall: Duration,
     pub evaluation: Evaluation,
     pub log: Vec<StepLog>,
