@@ -19,25 +19,22 @@
 mod cli;
 #[path = "train_digits/mod.rs"]
 mod engine;
-#[path = "train_digits/plot.rs"]
-mod plot;
-#[path = "train_digits/report.rs"]
-mod report;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use wgpu_alig::Gpu;
 
 use cli::{Args, OptimizerKind};
+use engine::common::plot;
+use engine::common::progress::{progress_bar, show};
+use engine::common::report;
+use engine::common::tuning::{tune, GridPoint};
 use engine::dataset::Digits;
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
 use engine::optimizers::{OptimizerSpec, Schedule};
-use engine::training::{train, Progress, TrainingConfig};
-use report::GridPoint;
+use engine::training::{train, TrainingConfig};
 
 /// Samples of the training set held out to tune SGD (20% of it).
 const VALIDATION_SAMPLES: usize = 287;
@@ -90,7 +87,7 @@ fn run(args: Args) -> engine::Result<()> {
         let lr = match args.sgd_lr {
             Some(lr) => lr,
             None => {
-                let points = tune_sgd(
+                let (points, picked) = tune_sgd(
                     &gpu,
                     &kernels,
                     &train_set,
@@ -98,7 +95,6 @@ fn run(args: Args) -> engine::Result<()> {
                     &args.sgd_grid,
                     &config,
                 )?;
-                let picked = points.iter().find(|p| p.selected).map(|p| p.lr);
                 grid.extend(points);
                 picked.ok_or("every learning rate of the SGD grid diverged")?
             }
@@ -174,73 +170,26 @@ fn tune_sgd(
     schedule: Schedule,
     grid: &[f32],
     config: &dyn Fn(OptimizerSpec) -> TrainingConfig,
-) -> engine::Result<Vec<GridPoint>> {
+) -> engine::Result<(Vec<GridPoint>, Option<f32>)> {
     let (fit, validation) = train_set.split(VALIDATION_SAMPLES, VALIDATION_SEED);
     let fit_gpu = DeviceDigits::upload(&gpu.device, &fit);
     let validation_gpu = DeviceDigits::upload(&gpu.device, &validation);
-    let name = match schedule {
-        Schedule::Constant => "tuning SGD",
-        Schedule::StepDecay => "tuning SGD step decay",
-    };
-    let bar = progress_bar(name);
-    bar.set_length(grid.len() as u64);
-    let mut points = Vec::new();
-    for &lr in grid {
-        bar.set_message(format!("lr {lr}"));
-        let run = train(
+    let specs: Vec<OptimizerSpec> = grid
+        .iter()
+        .map(|&lr| OptimizerSpec::Sgd { lr, schedule })
+        .collect();
+    let method = OptimizerSpec::Sgd { lr: 0.0, schedule }.method();
+    let name = format!("tuning {method}");
+    let (points, picked) = tune(&name, &specs, &mut |optimizer| {
+        train(
             &gpu.device,
             &gpu.queue,
             kernels,
             &fit_gpu,
             &validation_gpu,
-            &config(OptimizerSpec::Sgd { lr, schedule }),
+            &config(optimizer),
             &mut |_| {},
-        )?;
-        bar.inc(1);
-        points.push(GridPoint {
-            schedule,
-            lr,
-            fit_loss: run.evaluation.train.loss,
-            validation_loss: run.evaluation.held_out.loss,
-            validation_accuracy: run.evaluation.held_out.accuracy,
-            selected: false,
-        });
-    }
-    bar.finish_and_clear();
-    let best = points
-        .iter_mut()
-        .filter(|p| p.validation_loss.is_finite())
-        .max_by(|a, b| {
-            a.validation_accuracy
-                .total_cmp(&b.validation_accuracy)
-                .then(b.validation_loss.total_cmp(&a.validation_loss))
-        });
-    if let Some(best) = best {
-        best.selected = true;
-    }
-    Ok(points)
-}
-
-fn progress_bar(name: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0).with_prefix(name.to_string());
-    let style =
-        ProgressStyle::with_template("{prefix:26} [{bar:30}] {pos:>5}/{len:5} {elapsed:>4} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-    bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-fn show(bar: &ProgressBar, progress: &Progress) {
-    bar.set_length(progress.total_steps as u64);
-    bar.set_position(progress.steps_done as u64);
-    let mut message = String::new();
-    if let Some(loss) = progress.loss {
-        message += &format!("loss {loss:.2e} ");
-    }
-    if let Some(step_size) = progress.step_size {
-        message += &format!("step size {step_size:.2e}");
-    }
-    bar.set_message(message);
+        )
+    })?;
+    Ok((points, picked.map(|spec| spec.hyper_parameter())))
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::split_mix::SplitMix64;
+use super::common::labelled::split_rows;
 
 /// Pixels per image.
 pub const INPUTS: usize = 64;
@@ -147,20 +147,8 @@ impl Digits {
 
     /// A seeded random split: `(kept, held_out)` with `held_out` samples in the second part.
     pub fn split(&self, held_out: usize, seed: u64) -> (Self, Self) {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        SplitMix64::new(seed).shuffle(&mut order);
-        let (held, kept) = order.split_at(held_out.min(self.len()));
-        (self.select(kept), self.select(held))
-    }
-
-    fn select(&self, samples: &[usize]) -> Self {
-        let mut images = Vec::with_capacity(samples.len() * INPUTS);
-        for &sample in samples {
-            images.extend_from_slice(&self.images[sample * INPUTS..(sample + 1) * INPUTS]);
-        }
-        Self {
-            images,
-            labels: samples.iter().map(|&sample| self.labels[sample]).collect(),
-        }
+        let (kept, held) = split_rows(&self.images, &self.labels, INPUTS, held_out, seed);
+        let set = |(images, labels)| Self { images, labels };
+        (set(kept), set(held))
     }
 }

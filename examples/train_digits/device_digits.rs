@@ -1,9 +1,10 @@
 //! A labelled image set uploaded to the GPU once, with the sample index buffer through which
-//! every kernel reads it: the training loop writes a new shuffled order there once per epoch,
-//! and a batch is then a contiguous range of that buffer.
+//! every kernel reads it: the training loop writes a new shuffled order there once per epoch
+//! (through the model), and a batch is then a contiguous range of that buffer.
 
 use wgpu::util::DeviceExt;
 
+use super::common::classifier_head::SetBuffers;
 use super::dataset::Digits;
 
 #[derive(Debug)]
@@ -45,17 +46,12 @@ impl DeviceDigits {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Queues a new sample order (a permutation of `0..len`); it lands before the next submit.
-    pub fn write_order(&self, queue: &wgpu::Queue, order: &[u32]) {
-        debug_assert_eq!(order.len(), self.len);
-        queue.write_buffer(&self.sample_index, 0, bytemuck::cast_slice(order));
+    /// What the classifier head reads of the set.
+    pub fn head_buffers(&self) -> SetBuffers<'_> {
+        SetBuffers {
+            sample_index: &self.sample_index,
+            labels: &self.labels,
+            len: self.len,
+        }
     }
 }

@@ -1,187 +1,56 @@
-//! The compute pipelines of the engine, one per WGSL file, each with the explicit layout of
-//! its single bind group. Built once and shared by every training run.
+//! The compute pipelines of the digits engine, one per WGSL file: the hidden layer's own,
+//! and the shared classifier kernels (output layer, loss, updates).
 
+use super::common::kernel::{build, Access, ClassifierKernels, Kernel, CLASSIFIER};
 use super::Result;
 
-const COMMON: &str = include_str!("common.wgsl");
-
-/// What a kernel does with a binding. Bindings are numbered in the order they are listed,
-/// which is the order of the `@binding` declarations in the kernel's file.
-#[derive(Clone, Copy)]
-enum Access {
-    /// The `BatchDesc` uniform, selected per dispatch by a dynamic offset.
-    Batch,
-    Uniform,
-    Read,
-    ReadWrite,
-}
-
-/// A pipeline and the layout of its bind group.
-#[derive(Debug)]
-pub struct Kernel {
-    pub name: &'static str,
-    pub pipeline: wgpu::ComputePipeline,
-    pub layout: wgpu::BindGroupLayout,
-}
-
-impl Kernel {
-    /// A bind group with `resources` at bindings 0, 1, 2, ...
-    pub fn bind_group(
-        &self,
-        device: &wgpu::Device,
-        resources: &[wgpu::BufferBinding<'_>],
-    ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry<'_>> = resources
-            .iter()
-            .enumerate()
-            .map(|(binding, resource)| wgpu::BindGroupEntry {
-                binding: binding as u32,
-                resource: wgpu::BindingResource::Buffer(resource.clone()),
-            })
-            .collect();
-        device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.name),
-            layout: &self.layout,
-            entries: &entries,
-        })
-    }
-}
+const INPUTS: &str = include_str!("inputs.wgsl");
 
 /// Every kernel of the engine, compiled for one hidden size.
 #[derive(Debug)]
 pub struct Kernels {
     pub hidden: usize,
     pub hidden_forward: Kernel,
-    pub output_forward: Kernel,
-    pub batch_loss: Kernel,
-    pub output_grads: Kernel,
-    pub hidden_backward: Kernel,
     pub input_grads: Kernel,
-    pub sgd_momentum: Kernel,
+    pub classifier: ClassifierKernels,
 }
 
 impl Kernels {
     /// Compiles the kernels for `hidden` units; a shader or pipeline error comes back as `Err`.
     pub fn new(device: &wgpu::Device, hidden: usize) -> Result<Self> {
         use Access::*;
-        if hidden == 0 || hidden > 1024 {
-            return Err(format!("hidden units must be in 1..=1024, got {hidden}").into());
-        }
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let classifier = ClassifierKernels::new(device, hidden);
         let constants = [("HIDDEN", hidden as f64)];
         let mlp_kernel = |entry_point, source, bindings: &[Access]| {
             build(
                 device,
                 entry_point,
-                &[COMMON, source].join("\n"),
+                &[CLASSIFIER, INPUTS, source].join("\n"),
                 &constants,
                 bindings,
             )
         };
-        let kernels = Self {
-            hidden,
-            hidden_forward: mlp_kernel(
-                "hidden_forward",
-                include_str!("hidden_forward.wgsl"),
-                &[Batch, Read, Read, Read, Read, ReadWrite],
-            ),
-            output_forward: mlp_kernel(
-                "output_forward",
-                include_str!("output_forward.wgsl"),
-                &[Batch, Read, Read, Read, Read, Read, ReadWrite, ReadWrite],
-            ),
-            batch_loss: mlp_kernel(
-                "batch_loss",
-                include_str!("batch_loss.wgsl"),
-                &[Batch, Read, ReadWrite],
-            ),
-            output_grads: mlp_kernel(
-                "output_grads",
-                include_str!("output_grads.wgsl"),
-                &[Batch, Read, Read, ReadWrite, ReadWrite],
-            ),
-            hidden_backward: mlp_kernel(
-                "hidden_backward",
-                include_str!("hidden_backward.wgsl"),
-                &[Batch, Read, Read, Read, ReadWrite],
-            ),
-            input_grads: mlp_kernel(
-                "input_grads",
-                include_str!("input_grads.wgsl"),
-                &[Batch, Read, Read, Read, ReadWrite, ReadWrite],
-            ),
-            sgd_momentum: build(
-                device,
-                "sgd_momentum",
-                include_str!("sgd_momentum.wgsl"),
-                &[],
-                &[Uniform, ReadWrite, Read, ReadWrite],
-            ),
-        };
-        match pollster::block_on(validation.pop()) {
+        let hidden_forward = mlp_kernel(
+            "hidden_forward",
+            include_str!("hidden_forward.wgsl"),
+            &[Batch, Read, Read, Read, Read, ReadWrite],
+        );
+        let input_grads = mlp_kernel(
+            "input_grads",
+            include_str!("input_grads.wgsl"),
+            &[Batch, Read, Read, Read, ReadWrite, ReadWrite],
+        );
+        let error = pollster::block_on(validation.pop());
+        let classifier = classifier?;
+        match error {
             Some(error) => Err(format!("building the digits kernels failed: {error}").into()),
-            None => Ok(kernels),
+            None => Ok(Self {
+                hidden,
+                hidden_forward,
+                input_grads,
+                classifier,
+            }),
         }
-    }
-}
-
-fn build(
-    device: &wgpu::Device,
-    entry_point: &'static str,
-    source: &str,
-    constants: &[(&str, f64)],
-    bindings: &[Access],
-) -> Kernel {
-    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-        .iter()
-        .enumerate()
-        .map(|(binding, &access)| {
-            let (ty, has_dynamic_offset) = match access {
-                Access::Batch => (wgpu::BufferBindingType::Uniform, true),
-                Access::Uniform => (wgpu::BufferBindingType::Uniform, false),
-                Access::Read => (wgpu::BufferBindingType::Storage { read_only: true }, false),
-                Access::ReadWrite => (wgpu::BufferBindingType::Storage { read_only: false }, false),
-            };
-            wgpu::BindGroupLayoutEntry {
-                binding: binding as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty,
-                    has_dynamic_offset,
-                    min_binding_size: None,
-                },
-                count: None,
-            }
-        })
-        .collect();
-    let label = Some(entry_point);
-    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label,
-        entries: &entries,
-    });
-    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label,
-        bind_group_layouts: &[Some(&layout)],
-        immediate_size: 0,
-    });
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label,
-        source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label,
-        layout: Some(&pipeline_layout),
-        module: &module,
-        entry_point: Some(entry_point),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants,
-            ..Default::default()
-        },
-        cache: None,
-    });
-    Kernel {
-        name: entry_point,
-        pipeline,
-        layout,
     }
 }

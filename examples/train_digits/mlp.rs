@@ -1,51 +1,30 @@
 //! The model: a 64 -> hidden (ReLU) -> 10 perceptron whose four tensors live in one
-//! `wgpu_alig::Arena`, with the activation buffers and bind groups of its kernels. It records
-//! a training step's forward and backward passes (gradients overwrite the arena's grads,
-//! the mean loss lands in the results buffer) and full-set evaluations.
+//! `wgpu_alig::Arena`: its hidden layer's kernels in front of the shared classifier head.
+//! It records a training step's forward and backward passes (gradients overwrite the arena's
+//! grads, the mean loss lands in the head's results buffer) and full-set evaluations.
 
 use wgpu_alig::Arena;
 
-use super::batches::{
-    BatchSlot, BatchTable, HELD_OUT_EVAL_SLOT, RESULT_SLOTS, STEP_SLOT, TRAIN_EVAL_SLOT,
-};
-use super::dataset::{CLASSES, INPUTS};
+use super::batches::BatchSlot;
+use super::common::classifier_head::{init_uniform, ClassifierHead, CLASSES};
+use super::common::kernel::{dispatch, whole};
+use super::common::training::{Model, Set};
+use super::dataset::INPUTS;
 use super::device_digits::DeviceDigits;
-use super::kernels::{Kernel, Kernels};
-use super::readback::read_f32s;
-use super::split_mix::SplitMix64;
+use super::kernels::Kernels;
 use super::Result;
 
-/// Threads per workgroup of every kernel but `batch_loss` (`@workgroup_size(64)`).
+/// Threads per workgroup of `hidden_forward` (`@workgroup_size(64)`).
 const THREADS: u32 = 64;
-/// Rows per workgroup of `hidden_forward` and `hidden_backward` (`ROW_TILE` there).
+/// Rows per workgroup of `hidden_forward` (`ROW_TILE` there).
 const ROW_TILE: u32 = 8;
 /// Hidden units per workgroup of `input_grads` (`UNIT_TILE` there).
 const UNIT_TILE: u32 = 8;
-/// Bytes of one results slot: `vec2<f32>` (mean loss, correct predictions).
-const RESULT_SLOT_BYTES: u64 = 8;
 
-/// Loss and accuracy over a whole set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Score {
-    pub loss: f32,
-    pub accuracy: f32,
-}
-
-/// The model on the training set and on the held-out set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Evaluation {
-    pub train: Score,
-    pub held_out: Score,
-}
-
-/// The bind groups of every kernel over one data set.
+/// The bind groups of the hidden layer's kernels over one data set.
 #[derive(Debug)]
-struct DataBindGroups {
+struct HiddenBindGroups {
     hidden_forward: wgpu::BindGroup,
-    output_forward: wgpu::BindGroup,
-    batch_loss: wgpu::BindGroup,
-    output_grads: wgpu::BindGroup,
-    hidden_backward: wgpu::BindGroup,
     input_grads: wgpu::BindGroup,
 }
 
@@ -53,12 +32,9 @@ struct DataBindGroups {
 pub struct Mlp<'k> {
     kernels: &'k Kernels,
     pub arena: Arena,
-    pub batches: BatchTable,
-    results: wgpu::Buffer,
-    train: DataBindGroups,
-    held_out: DataBindGroups,
-    train_len: usize,
-    held_out_len: usize,
+    head: ClassifierHead<'k>,
+    train: HiddenBindGroups,
+    held_out: HiddenBindGroups,
 }
 
 impl<'k> Mlp<'k> {
@@ -71,9 +47,6 @@ impl<'k> Mlp<'k> {
         held_out: &DeviceDigits,
         batch_size: usize,
     ) -> Result<Self> {
-        if batch_size == 0 || train.is_empty() || held_out.is_empty() {
-            return Err("the batch size and both data sets must be non-empty".into());
-        }
         let hidden = kernels.hidden;
         let arena = Arena::new(
             device,
@@ -84,31 +57,20 @@ impl<'k> Mlp<'k> {
                 ("b2", CLASSES),
             ],
         )?;
-        let batches = BatchTable::new(device, train.len(), batch_size, held_out.len());
-        let rows = u64::from(batches.max_rows());
-        let storage = |label, floats: u64, extra| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: floats * 4,
-                usage: wgpu::BufferUsages::STORAGE | extra,
-                mapped_at_creation: false,
-            })
-        };
-        let none = wgpu::BufferUsages::empty();
-        let hidden_activations = storage("digits hidden", rows * hidden as u64, none);
-        let dhidden = storage("digits dhidden", rows * hidden as u64, none);
-        let dlogits = storage("digits dlogits", rows * CLASSES as u64, none);
-        let sample_stats = storage("digits sample stats", rows * 2, none);
-        // COPY_SRC: the optimizer's step copies the loss from here.
-        let results = storage(
-            "digits results",
-            u64::from(RESULT_SLOTS) * 2,
-            wgpu::BufferUsages::COPY_SRC,
-        );
-
-        let data_bind_groups = |data: &DeviceDigits| -> Result<DataBindGroups> {
-            let batch = batches.binding();
-            Ok(DataBindGroups {
+        // Each evaluation in one chunk: the sets are small.
+        let head = ClassifierHead::new(
+            device,
+            &kernels.classifier,
+            &arena,
+            hidden,
+            train.head_buffers(),
+            held_out.head_buffers(),
+            batch_size,
+            usize::MAX,
+        )?;
+        let bind_groups = |data: &DeviceDigits| -> Result<HiddenBindGroups> {
+            let batch = head.batches.binding();
+            Ok(HiddenBindGroups {
                 hidden_forward: kernels.hidden_forward.bind_group(
                     device,
                     &[
@@ -117,44 +79,7 @@ impl<'k> Mlp<'k> {
                         whole(&data.images),
                         arena.param_binding("w1")?,
                         arena.param_binding("b1")?,
-                        whole(&hidden_activations),
-                    ],
-                ),
-                output_forward: kernels.output_forward.bind_group(
-                    device,
-                    &[
-                        batch.clone(),
-                        whole(&data.sample_index),
-                        whole(&data.labels),
-                        whole(&hidden_activations),
-                        arena.param_binding("w2")?,
-                        arena.param_binding("b2")?,
-                        whole(&dlogits),
-                        whole(&sample_stats),
-                    ],
-                ),
-                batch_loss: kernels.batch_loss.bind_group(
-                    device,
-                    &[batch.clone(), whole(&sample_stats), whole(&results)],
-                ),
-                output_grads: kernels.output_grads.bind_group(
-                    device,
-                    &[
-                        batch.clone(),
-                        whole(&hidden_activations),
-                        whole(&dlogits),
-                        arena.grad_binding("w2")?,
-                        arena.grad_binding("b2")?,
-                    ],
-                ),
-                hidden_backward: kernels.hidden_backward.bind_group(
-                    device,
-                    &[
-                        batch.clone(),
-                        whole(&hidden_activations),
-                        whole(&dlogits),
-                        arena.param_binding("w2")?,
-                        whole(&dhidden),
+                        whole(&head.hidden),
                     ],
                 ),
                 input_grads: kernels.input_grads.bind_group(
@@ -163,155 +88,92 @@ impl<'k> Mlp<'k> {
                         batch,
                         whole(&data.sample_index),
                         whole(&data.images),
-                        whole(&dhidden),
+                        whole(&head.dhidden),
                         arena.grad_binding("w1")?,
                         arena.grad_binding("b1")?,
                     ],
                 ),
             })
         };
-        let train_bind_groups = data_bind_groups(train)?;
-        let held_out_bind_groups = data_bind_groups(held_out)?;
+        let train_groups = bind_groups(train)?;
+        let held_out_groups = bind_groups(held_out)?;
         Ok(Self {
             kernels,
             arena,
-            batches,
-            results,
-            train: train_bind_groups,
-            held_out: held_out_bind_groups,
-            train_len: train.len(),
-            held_out_len: held_out.len(),
+            head,
+            train: train_groups,
+            held_out: held_out_groups,
         })
     }
 
     /// Writes seeded initial parameters, as `torch.nn.Linear` draws them: weights and biases
     /// uniform in `±1/sqrt(fan_in)`.
     pub fn init_params(&self, queue: &wgpu::Queue, seed: u64) -> Result<()> {
-        let mut rng = SplitMix64::new(seed);
         let hidden = self.kernels.hidden;
-        for (name, len, fan_in) in [
-            ("w1", hidden * INPUTS, INPUTS),
-            ("b1", hidden, INPUTS),
-            ("w2", CLASSES * hidden, hidden),
-            ("b2", CLASSES, hidden),
-        ] {
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            let values: Vec<f32> = (0..len)
-                .map(|_| rng.uniform(-bound, bound) as f32)
-                .collect();
-            self.arena.write_params(queue, name, &values)?;
-        }
-        Ok(())
+        init_uniform(
+            &self.arena,
+            queue,
+            seed,
+            &[
+                ("w1", hidden * INPUTS, INPUTS),
+                ("b1", hidden, INPUTS),
+                ("w2", CLASSES * hidden, hidden),
+                ("b2", CLASSES, hidden),
+            ],
+        )
     }
 
-    /// Mini-batches per epoch.
-    pub fn steps_per_epoch(&self) -> usize {
-        self.batches.train_batches.len()
-    }
-
-    /// The buffer and byte offset where a training step's mean loss is written.
+    /// The buffer and byte offset where a training step's mean loss is written (the
+    /// integration test reads it; the training loop asks the head).
+    #[allow(dead_code)]
     pub fn step_loss(&self) -> (&wgpu::Buffer, u64) {
-        (&self.results, u64::from(STEP_SLOT) * RESULT_SLOT_BYTES)
+        self.head.step_loss()
     }
 
     /// Records the forward and backward passes of mini-batch `batch` of the current epoch's
     /// order: afterwards the arena's grads hold the gradient of the batch's mean loss, and
     /// [`Mlp::step_loss`] that loss.
     pub fn record_train_batch(&self, pass: &mut wgpu::ComputePass<'_>, batch: usize) {
-        let slot = self.batches.train_batches[batch];
-        self.record_forward(pass, &self.train, slot);
-        let kernels = self.kernels;
-        let groups = &self.train;
-        let unit_groups = (kernels.hidden as u32).div_ceil(THREADS);
-        let row_tiles = slot.rows.div_ceil(ROW_TILE);
-        let unit_tiles = (kernels.hidden as u32).div_ceil(UNIT_TILE);
+        let slot = self.head.batches.train_batches[batch];
+        self.record_forward(pass, Set::Train, slot);
+        self.head.record_backward(pass, slot);
+        let unit_tiles = (self.kernels.hidden as u32).div_ceil(UNIT_TILE);
         dispatch(
             pass,
-            &kernels.output_grads,
-            &groups.output_grads,
-            slot,
-            [unit_groups, 1],
-        );
-        dispatch(
-            pass,
-            &kernels.hidden_backward,
-            &groups.hidden_backward,
-            slot,
-            [unit_groups, row_tiles],
-        );
-        dispatch(
-            pass,
-            &kernels.input_grads,
-            &groups.input_grads,
+            &self.kernels.input_grads,
+            &self.train.input_grads,
             slot,
             [unit_tiles, 1],
         );
     }
+}
 
-    fn record_forward(
-        &self,
-        pass: &mut wgpu::ComputePass<'_>,
-        groups: &DataBindGroups,
-        slot: BatchSlot,
-    ) {
-        let kernels = self.kernels;
-        let unit_groups = (kernels.hidden as u32).div_ceil(THREADS);
-        let row_tiles = slot.rows.div_ceil(ROW_TILE);
-        let row_groups = slot.rows.div_ceil(THREADS);
+impl Model for Mlp<'_> {
+    fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    fn head(&self) -> &ClassifierHead<'_> {
+        &self.head
+    }
+
+    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>, set: Set, slot: BatchSlot) {
+        let groups = match set {
+            Set::Train => &self.train,
+            Set::HeldOut => &self.held_out,
+        };
+        let unit_groups = (self.kernels.hidden as u32).div_ceil(THREADS);
         dispatch(
             pass,
-            &kernels.hidden_forward,
+            &self.kernels.hidden_forward,
             &groups.hidden_forward,
             slot,
-            [unit_groups, row_tiles],
+            [unit_groups, slot.rows.div_ceil(ROW_TILE)],
         );
-        dispatch(
-            pass,
-            &kernels.output_forward,
-            &groups.output_forward,
-            slot,
-            [row_groups, 1],
-        );
-        dispatch(pass, &kernels.batch_loss, &groups.batch_loss, slot, [1, 1]);
+        self.head.record_forward(pass, set, slot);
     }
 
-    /// Evaluates the current parameters on the whole training and held-out sets, waiting for
-    /// the device: for the end of a run.
-    pub fn evaluate(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Evaluation> {
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            self.record_forward(&mut pass, &self.train, self.batches.train_eval);
-            self.record_forward(&mut pass, &self.held_out, self.batches.held_out_eval);
-        }
-        queue.submit([encoder.finish()]);
-        let offset = u64::from(TRAIN_EVAL_SLOT) * RESULT_SLOT_BYTES;
-        let values = read_f32s(device, queue, &self.results, offset, 4)?;
-        debug_assert_eq!(HELD_OUT_EVAL_SLOT, TRAIN_EVAL_SLOT + 1);
-        let score = |loss: f32, correct: f32, len: usize| Score {
-            loss,
-            accuracy: correct / len as f32,
-        };
-        Ok(Evaluation {
-            train: score(values[0], values[1], self.train_len),
-            held_out: score(values[2], values[3], self.held_out_len),
-        })
+    fn record_train_batch(&self, pass: &mut wgpu::ComputePass<'_>, batch: usize) {
+        Mlp::record_train_batch(self, pass, batch);
     }
-}
-
-fn whole(buffer: &wgpu::Buffer) -> wgpu::BufferBinding<'_> {
-    buffer.as_entire_buffer_binding()
-}
-
-/// One dispatch of `kernel` over `batch`, with `workgroups` in x and y.
-fn dispatch(
-    pass: &mut wgpu::ComputePass<'_>,
-    kernel: &Kernel,
-    bind_group: &wgpu::BindGroup,
-    batch: BatchSlot,
-    workgroups: [u32; 2],
-) {
-    pass.set_pipeline(&kernel.pipeline);
-    pass.set_bind_group(0, bind_group, &[batch.dynamic_offset]);
-    pass.dispatch_workgroups(workgroups[0], workgroups[1], 1);
 }

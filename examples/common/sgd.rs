@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 use wgpu_alig::Arena;
 
-use super::kernels::Kernels;
+use super::kernel::Kernel;
 
 /// Mirrors `SgdUniforms` in sgd_momentum.wgsl.
 #[repr(C)]
@@ -23,7 +23,7 @@ const THREADS: u32 = 256;
 
 #[derive(Debug)]
 pub struct SgdMomentum<'k> {
-    kernels: &'k Kernels,
+    kernel: &'k Kernel,
     uniforms: SgdUniforms,
     uniform_buffer: wgpu::Buffer,
     _velocity: wgpu::Buffer,
@@ -33,7 +33,7 @@ pub struct SgdMomentum<'k> {
 impl<'k> SgdMomentum<'k> {
     pub fn new(
         device: &wgpu::Device,
-        kernels: &'k Kernels,
+        kernel: &'k Kernel,
         arena: &Arena,
         lr: f32,
         momentum: f32,
@@ -56,7 +56,7 @@ impl<'k> SgdMomentum<'k> {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        let bind_group = kernels.sgd_momentum.bind_group(
+        let bind_group = kernel.bind_group(
             device,
             &[
                 uniform_buffer.as_entire_buffer_binding(),
@@ -66,7 +66,7 @@ impl<'k> SgdMomentum<'k> {
             ],
         );
         Self {
-            kernels,
+            kernel,
             uniforms,
             uniform_buffer,
             _velocity: velocity,
@@ -86,7 +86,7 @@ impl<'k> SgdMomentum<'k> {
             label: Some("sgd step"),
             timestamp_writes: None,
         });
-        pass.set_pipeline(&self.kernels.sgd_momentum.pipeline);
+        pass.set_pipeline(&self.kernel.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.uniforms.len_vec4.div_ceil(THREADS), 1, 1);
     }

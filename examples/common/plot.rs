@@ -1,18 +1,18 @@
-//! The SVG plot: mini-batch training loss (log scale) and step size against steps, one curve
+//! The SVG plots: mini-batch training loss (log scale) and step size against steps, one curve
 //! per optimizer: ALI-G's step size is the gamma it computed at each step, SGD's its
-//! learning rate.
+//! learning rate. The panels serve the examples' own figures too.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::engine::training::TrainingReport;
-use super::engine::Result;
+use super::training::{StepLog, TrainingReport};
+use super::Result;
 
 /// Values below this are drawn at it, so that a zero loss or step size stays on a log axis.
-const FLOOR: f64 = 1e-7;
+pub const FLOOR: f64 = 1e-7;
 
-const COLORS: [RGBColor; 4] = [
+pub const COLORS: [RGBColor; 4] = [
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0x2c, 0xa0, 0x2c),
@@ -29,10 +29,10 @@ pub fn write_svg(path: &Path, reports: &[TrainingReport]) -> Result<()> {
     let root = SVGBackend::new(path, (960, 760)).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(400);
-    panel(&upper, reports, steps, "mini-batch training loss", |s| {
+    step_panel(&upper, reports, steps, "mini-batch training loss", |s| {
         s.loss
     })?;
-    panel(
+    step_panel(
         &lower,
         reports,
         steps,
@@ -43,18 +43,20 @@ pub fn write_svg(path: &Path, reports: &[TrainingReport]) -> Result<()> {
     Ok(())
 }
 
-fn panel(
+/// One panel of a per-step value on a log axis, a curve per run.
+pub fn step_panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     reports: &[TrainingReport],
     steps: usize,
     title: &str,
-    value: fn(&super::engine::training::StepLog) -> f32,
+    value: fn(&StepLog) -> f32,
 ) -> Result<()> {
     let values = reports
         .iter()
         .flat_map(|r| r.log.iter().map(value))
-        .map(|v| f64::from(v).max(FLOOR))
-        .filter(|v| v.is_finite());
+        .map(f64::from)
+        .filter(|v| v.is_finite())
+        .map(|v| v.max(FLOOR));
     let (low, high) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
@@ -82,8 +84,9 @@ fn panel(
         let points = report
             .log
             .iter()
-            .map(|s| (s.step, f64::from(value(s)).max(FLOOR)))
-            .filter(|(_, v)| v.is_finite());
+            .map(|s| (s.step, f64::from(value(s))))
+            .filter(|(_, v)| v.is_finite())
+            .map(|(step, v)| (step, v.max(FLOOR)));
         chart
             .draw_series(LineSeries::new(points, color.mix(0.75).stroke_width(1)))?
             .label(report.optimizer.to_string())

@@ -1,30 +1,11 @@
-//! The example's outputs: the results table, the SGD tuning grid, and the per-step CSV.
+//! The examples' outputs: the results table, the tuning grid, and the per-step CSV.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::engine::optimizers::Schedule;
-use super::engine::training::TrainingReport;
-use super::engine::Result;
-
-/// One learning rate of the SGD tuning grid, trained on the fit part of the training set and
-/// scored on its validation part.
-#[derive(Clone, Copy, Debug)]
-pub struct GridPoint {
-    pub schedule: Schedule,
-    pub lr: f32,
-    pub fit_loss: f32,
-    pub validation_loss: f32,
-    pub validation_accuracy: f32,
-    pub selected: bool,
-}
-
-fn schedule_name(schedule: Schedule) -> &'static str {
-    match schedule {
-        Schedule::Constant => "constant",
-        Schedule::StepDecay => "step decay",
-    }
-}
+use super::training::TrainingReport;
+use super::tuning::GridPoint;
+use super::Result;
 
 /// The results as a Markdown table.
 pub fn results_table(reports: &[TrainingReport]) -> String {
@@ -51,15 +32,15 @@ pub fn results_table(reports: &[TrainingReport]) -> String {
 /// The tuning grid as a Markdown table.
 pub fn grid_table(grid: &[GridPoint]) -> String {
     let mut out = String::from(
-        "| SGD schedule | lr | fit train loss | validation loss | validation accuracy | picked |\n\
+        "| method | hyper-parameter | fit train loss | validation loss | validation accuracy | picked |\n\
          |---|---:|---:|---:|---:|:---:|\n",
     );
     for point in grid {
         let _ = writeln!(
             out,
             "| {} | {} | {:.2e} | {:.4} | {:.2}% | {} |",
-            schedule_name(point.schedule),
-            point.lr,
+            point.optimizer.method(),
+            point.optimizer.hyper_parameter(),
             point.fit_loss,
             point.validation_loss,
             100.0 * point.validation_accuracy,
@@ -86,16 +67,17 @@ pub fn write_steps_csv(path: &Path, reports: &[TrainingReport]) -> Result<()> {
     Ok(())
 }
 
-/// The grid as CSV.
+/// The grid as CSV: `method,hyper_parameter,fit_train_loss,validation_loss,validation_accuracy,picked`.
 pub fn write_grid_csv(path: &Path, grid: &[GridPoint]) -> Result<()> {
-    let mut out =
-        String::from("schedule,lr,fit_train_loss,validation_loss,validation_accuracy,picked\n");
+    let mut out = String::from(
+        "method,hyper_parameter,fit_train_loss,validation_loss,validation_accuracy,picked\n",
+    );
     for point in grid {
         let _ = writeln!(
             out,
             "{},{},{:e},{:e},{},{}",
-            schedule_name(point.schedule),
-            point.lr,
+            point.optimizer.method(),
+            point.optimizer.hyper_parameter(),
             point.fit_loss,
             point.validation_loss,
             point.validation_accuracy,

@@ -1,5 +1,5 @@
-//! The optimizers compared on the engine: ALI-G from the crate, and SGD with Nesterov
-//! momentum 0.9 at a constant learning rate or with a step-decay schedule.
+//! The optimizers compared on the engines: ALI-G from the crate, SGD with Nesterov momentum
+//! 0.9 at a constant learning rate or with a schedule (step decay, cosine), and Adam.
 
 use std::fmt;
 use std::future::Future;
@@ -7,7 +7,8 @@ use std::pin::Pin;
 
 use wgpu_alig::{Alig, AligConfig, Arena, Loss, StatsSnapshot};
 
-use super::kernels::Kernels;
+use super::adam::Adam;
+use super::kernel::ClassifierKernels;
 use super::sgd::SgdMomentum;
 use super::Result;
 
@@ -21,6 +22,8 @@ pub const DECAY_MILESTONES: [f64; 2] = [0.5, 0.75];
 pub enum Schedule {
     Constant,
     StepDecay,
+    /// Half a cosine from the base rate to zero over the epochs (per epoch, without restarts).
+    Cosine,
 }
 
 impl Schedule {
@@ -33,6 +36,18 @@ impl Schedule {
                 let decays = DECAY_MILESTONES.iter().filter(|&&m| progress >= m).count();
                 base * 0.1f32.powi(decays as i32)
             }
+            Self::Cosine => {
+                let progress = epoch as f64 / epochs as f64;
+                (f64::from(base) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Constant => "constant",
+            Self::StepDecay => "step decay",
+            Self::Cosine => "cosine",
         }
     }
 }
@@ -44,22 +59,38 @@ pub enum OptimizerSpec {
     Alig { max_lr: f32 },
     /// SGD with Nesterov momentum 0.9.
     Sgd { lr: f32, schedule: Schedule },
+    /// Adam with `torch.optim.Adam`'s betas and eps.
+    Adam { lr: f32 },
+}
+
+impl OptimizerSpec {
+    /// The one hyper-parameter of each method: ALI-G's max_lr, or the learning rate.
+    pub fn hyper_parameter(&self) -> f32 {
+        match *self {
+            Self::Alig { max_lr } => max_lr,
+            Self::Sgd { lr, .. } | Self::Adam { lr } => lr,
+        }
+    }
+
+    /// The method without its hyper-parameter, e.g. "SGD cosine".
+    pub fn method(&self) -> String {
+        match self {
+            Self::Alig { .. } => "ALI-G".to_string(),
+            Self::Sgd {
+                schedule: Schedule::Constant,
+                ..
+            } => "SGD".to_string(),
+            Self::Sgd { schedule, .. } => format!("SGD {}", schedule.name()),
+            Self::Adam { .. } => "Adam".to_string(),
+        }
+    }
 }
 
 impl fmt::Display for OptimizerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Alig { max_lr } => write!(f, "ALI-G (max_lr {max_lr})"),
-            Self::Sgd {
-                lr,
-                schedule: Schedule::Constant,
-            } => write!(f, "SGD (lr {lr})"),
-            Self::Sgd {
-                lr,
-                schedule: Schedule::StepDecay,
-            } => {
-                write!(f, "SGD step decay (lr {lr})")
-            }
+            Self::Sgd { lr, .. } | Self::Adam { lr } => write!(f, "{} (lr {lr})", self.method()),
         }
     }
 }
@@ -76,13 +107,14 @@ pub enum Optimizer<'k> {
         base_lr: f32,
         schedule: Schedule,
     },
+    Adam(Adam<'k>),
 }
 
 impl<'k> Optimizer<'k> {
     /// Builds `spec` over `arena`; ALI-G keeps at least `stats_capacity` step records.
     pub fn new(
         device: &wgpu::Device,
-        kernels: &'k Kernels,
+        kernels: &'k ClassifierKernels,
         arena: &Arena,
         spec: OptimizerSpec,
         stats_capacity: u32,
@@ -100,10 +132,16 @@ impl<'k> Optimizer<'k> {
                     return Err(format!("the SGD learning rate must be > 0, got {lr}").into());
                 }
                 Self::Sgd {
-                    sgd: SgdMomentum::new(device, kernels, arena, lr, MOMENTUM),
+                    sgd: SgdMomentum::new(device, &kernels.sgd_momentum, arena, lr, MOMENTUM),
                     base_lr: lr,
                     schedule,
                 }
+            }
+            OptimizerSpec::Adam { lr } => {
+                if !(lr.is_finite() && lr > 0.0) {
+                    return Err(format!("the Adam learning rate must be > 0, got {lr}").into());
+                }
+                Self::Adam(Adam::new(device, kernels, arena, lr))
             }
         })
     }
@@ -111,7 +149,7 @@ impl<'k> Optimizer<'k> {
     /// Called before each epoch's steps are recorded; returns SGD's learning rate.
     pub fn start_epoch(&mut self, queue: &wgpu::Queue, epoch: usize, epochs: usize) -> Option<f32> {
         match self {
-            Self::Alig(_) => None,
+            Self::Alig(_) | Self::Adam(_) => None,
             Self::Sgd {
                 sgd,
                 base_lr,
@@ -138,15 +176,16 @@ impl<'k> Optimizer<'k> {
             }
             // SGD does not need the loss.
             Self::Sgd { sgd, .. } => sgd.record_step(encoder),
+            Self::Adam(adam) => adam.record_step(encoder),
         }
         Ok(())
     }
 
-    /// Starts reading ALI-G's stats ring back (asynchronously); `None` for SGD.
+    /// Starts reading ALI-G's stats ring back (asynchronously); `None` for the others.
     pub fn read_stats(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<StatsFuture> {
         match self {
             Self::Alig(alig) => Some(Box::pin(alig.read_stats(device, queue))),
-            Self::Sgd { .. } => None,
+            Self::Sgd { .. } | Self::Adam(_) => None,
         }
     }
 }

@@ -1,11 +1,11 @@
-// Declarations shared by the kernels of the digits MLP (64 -> HIDDEN ReLU -> 10). Every
-// kernel's module is this file followed by the kernel's own file. `BatchDesc` has a
-// `#[repr(C)]` twin in batches.rs.
+// Declarations shared by the classifier kernels of the examples (a dense HIDDEN -> CLASSES
+// output layer on top of a model-specific trunk). Every kernel's module is this file, then
+// the model's own declarations, then the kernel's file. `BatchDesc` has a `#[repr(C)]` twin
+// in batches.rs.
 
-const INPUTS: u32 = 64u; // 8x8 pixels
 const CLASSES: u32 = 10u;
 
-// Hidden units, set by the host through the pipeline's constants.
+// Hidden units of the last hidden layer, set by the host through the pipeline's constants.
 override HIDDEN: u32 = 128u;
 
 // The samples a dispatch works on: entries start .. start + count of the sample index buffer.
