@@ -27,7 +27,8 @@ use wgpu_alig::{Alig, AligConfig, Gpu, Loss};
 use engine::dataset::{self, Digits};
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
-use engine::mlp::{Mlp, Score};
+use engine::common::training::{Model, Score};
+use engine::mlp::Mlp;
 use engine::optimizers::OptimizerSpec;
 use engine::readback::read_f32s;
 use engine::split_mix::SplitMix64;
@@ -160,10 +161,10 @@ fn run(args: Args) -> engine::Result<()> {
         .collect();
     let started = Instant::now();
     for _ in 0..args.epochs {
-        for ((gpu, data), shuffle) in gpus.iter().zip(&train_data).zip(&mut shuffles) {
-            let mut order: Vec<u32> = (0..data.len() as u32).collect();
+        for ((gpu, (mlp, _)), shuffle) in gpus.iter().zip(&replicas).zip(&mut shuffles) {
+            let mut order: Vec<u32> = (0..mlp.head().train_len() as u32).collect();
             shuffle.shuffle(&mut order);
-            data.write_order(&gpu.queue, &order);
+            mlp.head().write_train_order(&gpu.queue, &order);
         }
         for batch in 0..steps_per_epoch {
             let mut grads = Vec::with_capacity(DEVICES);
