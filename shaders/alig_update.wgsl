@@ -1,14 +1,15 @@
 // Pass 2: every workgroup sums the gradient partials of pass 1 (of all windows) in the same
 // order, so all of them see the same gamma_hat bit for bit, then updates its share of
 // the parameters and momentum of one window, each group with its own max_lr and momentum.
-// Workgroup 0 of the first window appends the step record. With projection on, each
-// workgroup also leaves a partial of ||w||^2 for pass 3.
+// Workgroup 0 of the first window appends the step record and, with a loss scale, leaves the
+// next scale after the partials. With projection on, each workgroup also leaves a partial of
+// ||w||^2 for pass 3.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
 @group(0) @binding(1) var<storage, read_write> partials: array<Partial>;
 @group(0) @binding(2) var<storage, read_write> state: StepState;
 @group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(5) var<storage, read_write> momentum: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> groups: array<GroupParams>;
 @group(0) @binding(7) var<storage, read> chunk_table: array<u32>;
@@ -24,6 +25,9 @@ override MASKED: bool = true;
 override MOMENTUM_KIND: u32 = 1u;
 // Projection on: leave a partial of ||w||^2 for pass 3.
 override PROJECTION: bool = false;
+// The gradients were scaled by state.loss_scale: divide ||g||^2 by its square and each
+// gradient by it, and update the scale.
+override LOSS_SCALED: bool = false;
 
 struct StepSize {
     gamma_hat: f32,
@@ -59,6 +63,37 @@ fn step_size(loss: f32, norm: Partial) -> StepSize {
     return StepSize(gamma_hat, 0u);
 }
 
+// The scale after a step with these flags, as PyTorch's GradScaler sets it: lowered after a
+// non-finite gradient (or a scaled norm beyond f32), raised after `growth_interval` steps
+// that ran without one; unchanged after other skips. Left in the slot after the partials for
+// the copy that follows the pass; returns the flag that says whether it changed.
+fn next_loss_scale(scale: f32, flags: u32) -> u32 {
+    var next = scale;
+    var good = state.good_steps;
+    if (flags & (FLAG_SKIPPED_GRAD | FLAG_SKIPPED_NORM_OVERFLOW)) != 0u {
+        next = scale * cfg.backoff_factor;
+        good = 0u;
+    } else if (flags & SKIP_MASK) == 0u {
+        good = good + 1u;
+        if good >= cfg.growth_interval {
+            next = scale * cfg.growth_factor;
+            good = 0u;
+        }
+    }
+    // A scale that reached 0 or infinity would lose every gradient: keep the last good one.
+    if !(next > 0.0) || !is_finite_f32(next) {
+        next = scale;
+    }
+    partials[2u * cfg.num_partials] = Partial(next, good);
+    if next < scale {
+        return FLAG_LOSS_SCALE_LOWERED;
+    }
+    if next > scale {
+        return FLAG_LOSS_SCALE_RAISED;
+    }
+    return 0u;
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn alig_update(
     @builtin(global_invocation_id) global_id: vec3<u32>,
@@ -75,7 +110,14 @@ fn alig_update(
             slice_max_bits = max(slice_max_bits, partials[p].max_abs_bits);
         }
     }
-    let norm = sum_slices(Partial(blocked_total(slice), slice_max_bits), local_id.x);
+    var norm = sum_slices(Partial(blocked_total(slice), slice_max_bits), local_id.x);
+    // Read once, before any workgroup could change it: the next scale reaches the state
+    // only by a copy after this pass.
+    let loss_scale = state.loss_scale;
+    let inv_scale = 1.0 / loss_scale;
+    if LOSS_SCALED {
+        norm.sq_sum = norm.sq_sum * (inv_scale * inv_scale);
+    }
     // A host loss whose slot a later step rewrote before this one ran is gone: NaN, flagged.
     let expected_tag = (state.expected_tag_hi << HOST_LOSS_TAG_HALF_BITS) | state.expected_tag_lo;
     let loss_overwritten = state.loss_tag != expected_tag;
@@ -96,7 +138,10 @@ fn alig_update(
         for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
             var gamma = first_gamma;
             var mu = first_mu;
-            var g = grads[i];
+            var g = vec4<f32>(grads[i]);
+            if LOSS_SCALED {
+                g = g * inv_scale;
+            }
             var trainable = vec4<bool>(true);
             if MASKED || GROUPED {
                 let chunk = chunk_of(chunk_table[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)]);
@@ -137,6 +182,7 @@ fn alig_update(
             } else {
                 params[i] = w;
             }
+            store_half_params(i, w, trainable);
             if PROJECTION {
                 let trained = select(vec4<f32>(0.0), w, trainable);
                 blocked_add(&param_sq, trained * trained);
@@ -153,9 +199,13 @@ fn alig_update(
                 flags = flags | FLAG_CLIPPED;
             }
         }
+        if LOSS_SCALED {
+            flags = flags | next_loss_scale(loss_scale, size.flags);
+        }
         let step = state.steps;
-        state.records[step % cfg.stats_capacity] =
-            StepRecord(step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, cfg.max_lr_version);
+        state.records[step % cfg.stats_capacity] = StepRecord(
+            step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, cfg.max_lr_version, loss_scale
+        );
         state.steps = step + 1u;
         if skipped {
             state.skipped = state.skipped + 1u;

@@ -30,6 +30,8 @@ const FLAG_SKIPPED_GRAD: u32 = 8u;           // a trainable gradient element is 
 const FLAG_SKIPPED_NORM_OVERFLOW: u32 = 16u; // every element finite, but ||g||^2 overflows f32
 const FLAG_SKIPPED_STEP_OVERFLOW: u32 = 32u; // gamma_hat overflows f32 and a group has no max_lr
 const FLAG_SKIPPED_LOSS_OVERWRITTEN: u32 = 64u; // a later step reused this host loss's slot first
+const FLAG_LOSS_SCALE_LOWERED: u32 = 128u;   // the loss scale was lowered after this step
+const FLAG_LOSS_SCALE_RAISED: u32 = 256u;    // the loss scale was raised after this step
 const SKIP_MASK: u32 = 124u;
 
 // A host loss's sequence number reaches the kernel as two halves of this many bits
@@ -53,6 +55,12 @@ struct AligUniforms {
     partial_base: u32,   // index of this window's first partial
     chunk_base: u32,     // index of this window's first chunk
     max_lr_version: u32, // which setting of the groups' max_lr this is, copied into records
+    // The dynamic loss scale (LOSS_SCALED): its factor after a non-finite gradient, its
+    // factor after `growth_interval` steps without one (1 and 1 for a fixed scale).
+    backoff_factor: f32,
+    growth_factor: f32,
+    growth_interval: u32,
+    _pad0: u32,
     _pad1: u32,
 }
 
@@ -79,11 +87,18 @@ struct StepRecord {
     gamma: f32,         // of the first group
     param_sq_norm: f32, // ||w||^2 after the update, before projection (projection only)
     max_lr_version: u32, // the groups' max_lr the step ran with (AligUniforms::max_lr_version)
+    loss_scale: f32,     // the scale the step's gradients were divided by (1 without one)
 }
 
-// The optimizer's per-step state on the GPU: the loss of the step being run (copied in by
-// the host's command encoder), the counters, and the ring of step records.
+// The optimizer's per-step state on the GPU: the loss scale, the loss of the step being run
+// (copied in by the host's command encoder), the counters, and the ring of step records.
 struct StepState {
+    // The scale S the engine multiplies its loss gradient by (1 without loss scaling), first
+    // so that an engine can bind it at offset 0; pass 2 leaves the next value in the partials
+    // and a copy after the pass brings it here with `good_steps`, so that every workgroup of
+    // a pass reads the same S.
+    loss_scale: f32,
+    good_steps: u32, // steps since the scale last changed
     loss: f32,
     // A host loss: the sequence number its slot held when the step ran, and the one the
     // step's commands expect. Both 0 for a GPU loss.
@@ -92,8 +107,6 @@ struct StepState {
     expected_tag_hi: u32,
     steps: u32,
     skipped: u32,
-    _pad0: u32,
-    _pad1: u32,
     records: array<StepRecord>,
 }
 

@@ -3,7 +3,7 @@
 // is deterministic.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
-@group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(2) var<storage, read_write> partials: array<Partial>;
 @group(0) @binding(3) var<storage, read> chunk_table: array<u32>;
 
@@ -12,7 +12,7 @@ override MASKED: bool = true;
 
 // The squares of the trainable lanes of vec4 `i`, and the largest bit pattern of |g| seen.
 fn squares(i: u32, max_bits: ptr<function, u32>) -> vec4<f32> {
-    var g = grads[i];
+    var g = vec4<f32>(grads[i]);
     if MASKED {
         let chunk = chunk_of(chunk_table[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)]);
         g = select(vec4<f32>(0.0), g, trainable_lanes(chunk, i));

@@ -45,10 +45,14 @@ fn project_params(
             let chunk = chunk_of(chunk_table[cfg.chunk_base + (i >> VEC4_PER_CHUNK_LOG2)]);
             if chunk.trainable != 0u {
                 let w = params[i];
-                params[i] = select(w, w * scale, trainable_lanes(chunk, i));
+                let lanes = trainable_lanes(chunk, i);
+                params[i] = select(w, w * scale, lanes);
+                store_half_params(i, w * scale, lanes);
             }
         } else {
-            params[i] = params[i] * scale;
+            let w = params[i] * scale;
+            params[i] = w;
+            store_half_params(i, w, vec4<bool>(true));
         }
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use crate::device_check::{check_device, check_not_lost};
 use crate::error::{catch_gpu_errors, Error, Result};
-use crate::readback::read_f32s_blocking;
+use crate::precision::{encode, Precision};
+use crate::readback::read_values_blocking;
 use crate::tensor_id::{TensorId, TensorKey};
 
 const F32_BYTES: u64 = 4;
@@ -171,7 +172,9 @@ impl ArenaLayout {
 }
 
 /// The GPU buffers of an arena: parameters and gradients, one flat buffer each, laid out by
-/// an [`ArenaLayout`]. The optimizer keeps the momentum buffer, with the same layout.
+/// an [`ArenaLayout`] (in elements: an f16 buffer's byte offsets are half an f32 one's). The
+/// optimizer keeps the momentum buffer, with the same layout. With [`Precision::F16`], an f32
+/// master copy of the parameters lies beside the f16 ones the engine binds.
 ///
 /// An engine binds a tensor with [`Arena::param_binding`] / [`Arena::grad_binding`], writes
 /// its gradients there in its backward pass, and hands the arena to
@@ -182,8 +185,10 @@ impl ArenaLayout {
 pub struct Arena {
     device: wgpu::Device,
     layout: ArenaLayout,
+    precision: Precision,
     params: wgpu::Buffer,
     grads: wgpu::Buffer,
+    master: Option<wgpu::Buffer>,
 }
 
 impl Arena {
@@ -202,6 +207,32 @@ impl Arena {
         tensors: &[(&str, usize)],
         extra: wgpu::BufferUsages,
     ) -> Result<Self> {
+        Self::with_precision_and_usages(device, tensors, Precision::F32, extra)
+    }
+
+    /// [`Arena::new`] with the element types of `precision`: f16 gradients
+    /// ([`Precision::F16Grads`]), or f16 gradients and parameters with an f32 master copy
+    /// ([`Precision::F16`]). Those need `Features::SHADER_F16` on `device`
+    /// ([`Error::MissingFeature`] otherwise), and place every tensor at a multiple of twice
+    /// the device's alignment, so that both element sizes bind at valid offsets.
+    pub fn with_precision(
+        device: &wgpu::Device,
+        tensors: &[(&str, usize)],
+        precision: Precision,
+    ) -> Result<Self> {
+        Self::with_precision_and_usages(device, tensors, precision, wgpu::BufferUsages::empty())
+    }
+
+    /// [`Arena::with_precision`] with [`Arena::with_usages`]'s `extra` usages.
+    pub fn with_precision_and_usages(
+        device: &wgpu::Device,
+        tensors: &[(&str, usize)],
+        precision: Precision,
+        extra: wgpu::BufferUsages,
+    ) -> Result<Self> {
+        if precision.needs_f16() && !device.features().contains(wgpu::Features::SHADER_F16) {
+            return Err(Error::MissingFeature(wgpu::Features::SHADER_F16));
+        }
         let mappable = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE;
         if extra.intersects(mappable)
             && !device
@@ -211,7 +242,15 @@ impl Arena {
             return Err(Error::ArenaUsage(extra));
         }
         let limits = device.limits();
-        let layout = ArenaLayout::new(tensors, limits.min_storage_buffer_offset_alignment)?;
+        // A tensor's f16 offset is half its f32 one: align the f32 ones twice as much.
+        let alignment = limits.min_storage_buffer_offset_alignment;
+        let alignment = if precision.needs_f16() {
+            alignment.saturating_mul(2)
+        } else {
+            alignment
+        };
+        let layout = ArenaLayout::new(tensors, alignment)?;
+        // The f32 buffers are the largest.
         let bytes = layout.byte_size();
         if bytes > limits.max_buffer_size {
             return Err(Error::ArenaTooLarge {
@@ -226,22 +265,30 @@ impl Arena {
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST
             | extra;
-        let create = |label| {
+        let create = |label, element_bytes: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
-                size: bytes,
+                size: bytes / F32_BYTES * element_bytes,
                 usage,
                 mapped_at_creation: false,
             })
         };
-        let (params, grads) = catch_gpu_errors(device, || {
-            (create("wgpu-alig params"), create("wgpu-alig grads"))
+        let (params, grads, master) = catch_gpu_errors(device, || {
+            (
+                create("wgpu-alig params", precision.param_bytes()),
+                create("wgpu-alig grads", precision.grad_bytes()),
+                precision
+                    .has_master()
+                    .then(|| create("wgpu-alig master params", F32_BYTES)),
+            )
         })?;
         Ok(Self {
             device: device.clone(),
             layout,
+            precision,
             params,
             grads,
+            master,
         })
     }
 
@@ -255,6 +302,17 @@ impl Arena {
         &self.layout
     }
 
+    /// The element types of the buffers.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The f32 parameters the optimizer updates: the master copy with [`Precision::F16`],
+    /// else the parameters the engine binds.
+    pub fn master_params_buffer(&self) -> &wgpu::Buffer {
+        self.master.as_ref().unwrap_or(&self.params)
+    }
+
     /// The tensor `key` names (a name or a [`TensorId`]).
     pub fn tensor(&self, key: impl TensorKey) -> Result<&TensorSlot> {
         self.layout.tensor(key)
@@ -265,12 +323,12 @@ impl Arena {
         self.layout.id(name)
     }
 
-    /// The buffer of all parameters.
+    /// The buffer of all parameters the engine binds (f16 with [`Precision::F16`]).
     pub fn params_buffer(&self) -> &wgpu::Buffer {
         &self.params
     }
 
-    /// The buffer of all gradients.
+    /// The buffer of all gradients (f16 with [`Precision::F16Grads`] and [`Precision::F16`]).
     pub fn grads_buffer(&self) -> &wgpu::Buffer {
         &self.grads
     }
@@ -279,48 +337,53 @@ impl Arena {
     /// (buffer, offset, size).
     pub fn param_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
         let slot = self.tensor(key)?;
-        Ok(buffer_slice(
+        Ok(element_slice(
             &self.params,
-            slot.byte_offset(),
-            slot.byte_size(),
+            slot,
+            self.precision.param_bytes(),
+            false,
         ))
     }
 
-    /// The parameters of tensor `key` as a binding of whole `vec4<f32>`s: its size rounded up
-    /// to 16 bytes, the rest lying in the tensor's padding, which the optimizer neither counts
+    /// The parameters of tensor `key` as a binding of whole `vec4`s: its size rounded up
+    /// to 4 elements, the rest lying in the tensor's padding, which the optimizer neither counts
     /// nor writes, whatever an engine leaves there.
     pub fn param_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
         let slot = self.tensor(key)?;
-        Ok(buffer_slice(
+        Ok(element_slice(
             &self.params,
-            slot.byte_offset(),
-            slot.vec4_byte_size(),
+            slot,
+            self.precision.param_bytes(),
+            true,
         ))
     }
 
-    /// The gradients of tensor `key` as a binding of whole `vec4<f32>`s, as
+    /// The gradients of tensor `key` as a binding of whole `vec4`s, as
     /// [`Arena::param_binding_vec4`] gives the parameters.
     pub fn grad_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
         let slot = self.tensor(key)?;
-        Ok(buffer_slice(
+        Ok(element_slice(
             &self.grads,
-            slot.byte_offset(),
-            slot.vec4_byte_size(),
+            slot,
+            self.precision.grad_bytes(),
+            true,
         ))
     }
 
     /// The gradients of tensor `key` as a storage binding (buffer, offset, size).
     pub fn grad_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
         let slot = self.tensor(key)?;
-        Ok(buffer_slice(
+        Ok(element_slice(
             &self.grads,
-            slot.byte_offset(),
-            slot.byte_size(),
+            slot,
+            self.precision.grad_bytes(),
+            false,
         ))
     }
 
     /// Writes the parameters of tensor `key` (a name or a [`TensorId`]) through
     /// `queue.write_buffer`, so the write lands before the next submitted command buffer.
+    /// With [`Precision::F16`] both the master and its f16 copy (rounded to nearest).
     /// `queue` must be the arena's device's: wgpu offers no way to check it.
     pub fn write_params(
         &self,
@@ -328,44 +391,61 @@ impl Arena {
         key: impl TensorKey,
         values: &[f32],
     ) -> Result<()> {
-        self.write(queue, &self.params, key, values)
+        let slot = self.checked_slot(key, values.len())?;
+        if let Some(master) = &self.master {
+            write_slot(queue, master, slot, values, F32_BYTES);
+        }
+        write_slot(
+            queue,
+            &self.params,
+            slot,
+            values,
+            self.precision.param_bytes(),
+        );
+        Ok(())
     }
 
     /// Writes the gradients of tensor `key`, as [`Arena::write_params`] does.
+    /// f16 gradients are rounded to nearest.
     pub fn write_grads(
         &self,
         queue: &wgpu::Queue,
         key: impl TensorKey,
         values: &[f32],
     ) -> Result<()> {
-        self.write(queue, &self.grads, key, values)
+        let slot = self.checked_slot(key, values.len())?;
+        write_slot(
+            queue,
+            &self.grads,
+            slot,
+            values,
+            self.precision.grad_bytes(),
+        );
+        Ok(())
     }
 
     /// Writes the parameters of every tensor in one call: `values` holds the tensors one after
     /// the other in declaration order ([`ArenaLayout::num_elements`] floats, no padding). One
     /// staging write of the whole buffer, padding written as zeros.
     pub fn write_all_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
-        self.write_all(queue, &self.params, values)
+        if let Some(master) = &self.master {
+            self.write_all(queue, master, values, F32_BYTES)?;
+        }
+        self.write_all(queue, &self.params, values, self.precision.param_bytes())
     }
 
     /// Writes the gradients of every tensor in one call, as [`Arena::write_all_params`] does.
     pub fn write_all_grads(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
-        self.write_all(queue, &self.grads, values)
+        self.write_all(queue, &self.grads, values, self.precision.grad_bytes())
     }
 
-    fn write(
+    fn write_all(
         &self,
         queue: &wgpu::Queue,
         buffer: &wgpu::Buffer,
-        key: impl TensorKey,
         values: &[f32],
+        element_bytes: u64,
     ) -> Result<()> {
-        let slot = self.checked_slot(key, values.len())?;
-        queue.write_buffer(buffer, slot.byte_offset(), bytemuck::cast_slice(values));
-        Ok(())
-    }
-
-    fn write_all(&self, queue: &wgpu::Queue, buffer: &wgpu::Buffer, values: &[f32]) -> Result<()> {
         let expected = self.layout.num_elements();
         if values.len() != expected {
             return Err(Error::LengthMismatch {
@@ -375,7 +455,10 @@ impl Arena {
             });
         }
         // The buffer is never empty: an arena has at least one element.
-        let size = wgpu::BufferSize::new(self.layout.byte_size()).ok_or(Error::EmptyArena)?;
+        let size = wgpu::BufferSize::new(self.layout.len() as u64 * element_bytes)
+            .ok_or(Error::EmptyArena)?;
+        let values = encode(values, element_bytes);
+        let eb = element_bytes as usize;
         // Written straight into wgpu's staging memory: no host copy of the whole arena.
         let mut view = queue
             .write_buffer_with(buffer, 0, size)
@@ -383,14 +466,11 @@ impl Arena {
         let mut staging = view.slice(..);
         let (mut written, mut taken) = (0usize, 0usize);
         for slot in self.layout.tensors() {
-            let (start, end) = (
-                slot.byte_offset() as usize,
-                (slot.byte_offset() + slot.byte_size()) as usize,
-            );
+            let (start, end) = (slot.offset * eb, (slot.offset + slot.len) * eb);
             staging.slice(written..start).fill(0);
             staging
                 .slice(start..end)
-                .copy_from_slice(bytemuck::cast_slice(&values[taken..taken + slot.len]));
+                .copy_from_slice(&values[taken * eb..(taken + slot.len) * eb]);
             written = end;
             taken += slot.len;
         }
@@ -398,10 +478,11 @@ impl Arena {
         Ok(())
     }
 
-    /// Reads the parameters of tensor `key` back, waiting for the device. For tests,
-    /// checkpoints and tools: it stalls the queue, so keep it off the training loop.
-    /// `device` must be the arena's ([`Error::WrongDevice`]), and `queue` its queue (which
-    /// wgpu offers no way to check).
+    /// Reads the parameters of tensor `key` back, waiting for the device: the f32 ones the
+    /// optimizer updates (with [`Precision::F16`], the master). For tests, checkpoints and
+    /// tools: it stalls the queue, so keep it off the training loop. `device` must be the
+    /// arena's ([`Error::WrongDevice`]), and `queue` its queue (which wgpu offers no way to
+    /// check).
     pub fn read_params(
         &self,
         device: &wgpu::Device,
@@ -410,13 +491,29 @@ impl Arena {
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
         check_device(&self.device, device)?;
-        read_f32s_blocking(
+        read_slot(
             &self.device,
             queue,
-            &self.params,
-            slot.byte_offset(),
-            slot.byte_size(),
+            self.master_params_buffer(),
+            slot,
+            F32_BYTES,
         )
+    }
+
+    /// Reads back the f16 copy of tensor `key`'s parameters that the engine binds
+    /// ([`Precision::F16`] only: [`Error::NoHalfParams`] otherwise), as f32s.
+    pub fn read_half_params(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        key: impl TensorKey,
+    ) -> Result<Vec<f32>> {
+        let slot = self.tensor(key)?;
+        if !self.precision.has_master() {
+            return Err(Error::NoHalfParams(self.precision));
+        }
+        check_device(&self.device, device)?;
+        read_slot(&self.device, queue, &self.params, slot, 2)
     }
 
     /// Reads the gradients of tensor `key` back, as [`Arena::read_params`] does.
@@ -428,12 +525,12 @@ impl Arena {
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
         check_device(&self.device, device)?;
-        read_f32s_blocking(
+        read_slot(
             &self.device,
             queue,
             &self.grads,
-            slot.byte_offset(),
-            slot.byte_size(),
+            slot,
+            self.precision.grad_bytes(),
         )
     }
 
@@ -442,12 +539,12 @@ impl Arena {
     /// [`Arena::write_all_params`]).
     pub fn read_all_params(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Vec<f32>> {
         check_device(&self.device, device)?;
-        let all = read_f32s_blocking(
+        let all = read_values_blocking(
             &self.device,
             queue,
-            &self.params,
-            0,
-            self.layout.byte_size(),
+            self.master_params_buffer(),
+            0..self.layout.byte_size(),
+            F32_BYTES,
         )?;
         Ok(self.layout.gather(&all))
     }
@@ -456,7 +553,14 @@ impl Arena {
     /// does.
     pub fn read_all_grads(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Vec<f32>> {
         check_device(&self.device, device)?;
-        let all = read_f32s_blocking(&self.device, queue, &self.grads, 0, self.layout.byte_size())?;
+        let bytes = self.precision.grad_bytes();
+        let all = read_values_blocking(
+            &self.device,
+            queue,
+            &self.grads,
+            0..self.layout.len() as u64 * bytes,
+            bytes,
+        )?;
         Ok(self.layout.gather(&all))
     }
 
@@ -477,6 +581,56 @@ impl Arena {
         }
         Ok(slot)
     }
+}
+
+/// Tensor `slot` of a buffer of `element_bytes` elements as a binding, its size rounded up to
+/// whole `vec4`s when `vec4`.
+fn element_slice<'a>(
+    buffer: &'a wgpu::Buffer,
+    slot: &TensorSlot,
+    element_bytes: u64,
+    vec4: bool,
+) -> wgpu::BufferBinding<'a> {
+    let len = if vec4 {
+        slot.len.next_multiple_of(4)
+    } else {
+        slot.len
+    };
+    buffer_slice(
+        buffer,
+        slot.offset as u64 * element_bytes,
+        len as u64 * element_bytes,
+    )
+}
+
+fn write_slot(
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    slot: &TensorSlot,
+    values: &[f32],
+    element_bytes: u64,
+) {
+    let bytes = encode(values, element_bytes);
+    // write_buffer wants a multiple of 4 bytes: an odd f16 tensor takes its padding's next
+    // element along, as zero.
+    let mut bytes = bytes;
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    queue.write_buffer(buffer, slot.offset as u64 * element_bytes, &bytes);
+}
+
+fn read_slot(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    slot: &TensorSlot,
+    element_bytes: u64,
+) -> Result<Vec<f32>> {
+    // Copies move multiples of 4 bytes: an odd f16 tensor reads one element more.
+    let start = slot.offset as u64 * element_bytes;
+    let end = start + (slot.len as u64 * element_bytes).next_multiple_of(4);
+    let mut values = read_values_blocking(device, queue, buffer, start..end, element_bytes)?;
+    values.truncate(slot.len);
+    Ok(values)
 }
 
 /// `size` bytes of `buffer` from `offset`, as a binding.

@@ -1,6 +1,7 @@
 //! The optimizer's hyper-parameters and their validation.
 
 use crate::error::{Error, Result};
+use crate::loss_scale::LossScale;
 use crate::shader_types::StepStateHeader;
 use crate::stats::StepRecord;
 
@@ -41,6 +42,8 @@ pub struct AligConfig {
     pub max_norm: Option<f32>,
     /// Number of step records kept in the GPU stats ring.
     pub stats_capacity: u32,
+    /// How the engine scales its gradients (mixed precision): none by default.
+    pub loss_scale: LossScale,
 }
 
 impl Default for AligConfig {
@@ -54,6 +57,7 @@ impl Default for AligConfig {
             c: 1.0,
             max_norm: None,
             stats_capacity: 1024,
+            loss_scale: LossScale::None,
         }
     }
 }
@@ -95,7 +99,7 @@ impl AligConfig {
         if self.stats_capacity == 0 {
             return Err(Error::InvalidStatsCapacity);
         }
-        Ok(())
+        self.loss_scale.validate()
     }
 }
 

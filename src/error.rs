@@ -144,6 +144,15 @@ pub enum Error {
         /// The call the step expects next.
         expected: &'static str,
     },
+    /// A [`LossScale`](crate::LossScale) with a scale or factor out of range.
+    #[error("invalid loss scale: {0}")]
+    InvalidLossScale(String),
+    /// The device lacks a feature the arena's precision needs.
+    #[error("this needs {0:?}, which the device was not created with (a device without it cannot run f16 kernels)")]
+    MissingFeature(wgpu::Features),
+    /// A call that needs f16 parameters on an arena of another precision.
+    #[error("the arena's precision is {0:?}: it has no f16 copy of the parameters")]
+    NoHalfParams(crate::Precision),
     /// No adapter (GPU driver) was found; the message says how to get one.
     #[error("no adapter found: {0}")]
     NoAdapter(String),

@@ -10,6 +10,9 @@ pub struct GpuRequest {
     pub subgroups: bool,
     /// Request `Features::TIMESTAMP_QUERY` when the adapter has it (benchmarks).
     pub timestamps: bool,
+    /// Request `Features::SHADER_F16` when the adapter has it (f16 arenas, see
+    /// [`Precision`](crate::Precision)).
+    pub f16: bool,
     /// Cap `max_storage_buffer_binding_size` (bytes) below the adapter's limit, to exercise
     /// the windowed path of arenas larger than one binding on small data.
     pub max_storage_binding: Option<u64>,
@@ -20,6 +23,7 @@ impl Default for GpuRequest {
         Self {
             subgroups: true,
             timestamps: false,
+            f16: true,
             max_storage_binding: None,
         }
     }
@@ -72,6 +76,9 @@ impl Gpu {
         }
         if request.timestamps {
             wanted |= wgpu::Features::TIMESTAMP_QUERY;
+        }
+        if request.f16 {
+            wanted |= wgpu::Features::SHADER_F16;
         }
         let mut limits = adapter.limits();
         if let Some(cap) = request.max_storage_binding {

@@ -156,6 +156,8 @@ impl Alig {
             grouped: groups.len() > 1,
             momentum: uses_momentum.then_some(config.momentum_kind),
             projection: config.max_norm.is_some(),
+            loss_scaled: config.loss_scale.is_scaled(),
+            precision: arena.precision(),
         };
         // One uniform block per window, each at an offset a uniform binding may start at.
         let uniform_size = std::mem::size_of::<AligUniforms>() as u64;
@@ -165,10 +167,10 @@ impl Alig {
             window_uniforms(&layout, &ranges, split, &config, unbounded_option(groups))?;
         let blocks: Vec<AligUniforms> = uniforms.iter().map(|&(_, block)| block).collect();
         let uniform_bytes = uniform_bytes(&blocks, uniform_stride);
-        // Gradient partials, then (with projection) the partials of ||w||^2.
-        let partial_sets = if config.max_norm.is_some() { 2 } else { 1 };
+        // Gradient partials, the partials of ||w||^2 (with projection), then the next loss
+        // scale (with one).
         let partial_bytes =
-            u64::from(num_partials) * partial_sets * std::mem::size_of::<Partial>() as u64;
+            (2 * u64::from(num_partials) + 1) * std::mem::size_of::<Partial>() as u64;
 
         let pipelines = Pipelines::new(device, &specialization)?;
         catch_gpu_errors(device, || {
@@ -200,17 +202,14 @@ impl Alig {
                 bytemuck::cast_slice(&chunk_table),
                 storage,
             )?;
-            // COPY_DST: a sharded step copies the combined norm in.
-            let partials = empty(
-                "wgpu-alig partials",
-                partial_bytes,
-                storage | wgpu::BufferUsages::COPY_DST,
-            );
-            let state = empty(
+            // COPY_DST: a sharded step copies the combined norm in; COPY_SRC: the next
+            // loss scale goes to the state.
+            let partials = empty("wgpu-alig partials", partial_bytes, storage | copy);
+            let state = init(
                 "wgpu-alig step state",
-                state_byte_size(config.stats_capacity),
+                &initial_state(&config),
                 storage | copy,
-            );
+            )?;
             let momentum = uses_momentum
                 .then(|| empty("wgpu-alig momentum", layout.byte_size(), storage | copy));
             // Bound where there is no momentum; the kernels never touch it then.
@@ -225,8 +224,20 @@ impl Alig {
                     let uniform =
                         buffer_slice(&uniform_buffer, index as u64 * uniform_stride, uniform_size);
                     let size = range.end - range.start;
-                    let params = buffer_slice(arena.params_buffer(), range.start, size);
-                    let grads = buffer_slice(arena.grads_buffer(), range.start, size);
+                    // The ranges are of f32 buffers; an f16 one's are half as many bytes.
+                    let of = |buffer, element_bytes: u64| {
+                        buffer_slice(
+                            buffer,
+                            range.start / 4 * element_bytes,
+                            size / 4 * element_bytes,
+                        )
+                    };
+                    let params = of(arena.master_params_buffer(), 4);
+                    let grads = of(arena.grads_buffer(), arena.precision().grad_bytes());
+                    let half_params = arena
+                        .precision()
+                        .has_master()
+                        .then(|| of(arena.params_buffer(), 2));
                     let momentum = match &momentum {
                         Some(momentum) => buffer_slice(momentum, range.start, size),
                         None => no_momentum.as_entire_buffer_binding(),
@@ -256,34 +267,30 @@ impl Alig {
                     };
                     let alig_update = {
                         use alig_update_binding::*;
-                        bind_group(
-                            &pipelines.alig_update,
-                            "alig_update",
-                            &[
-                                entry(UNIFORMS, uniform.clone()),
-                                entry(PARTIALS, partials.as_entire_buffer_binding()),
-                                entry(STATE, state.as_entire_buffer_binding()),
-                                entry(PARAMS, params.clone()),
-                                entry(GRADS, grads),
-                                entry(MOMENTUM, momentum),
-                                entry(GROUPS, groups_buffer.as_entire_buffer_binding()),
-                                entry(CHUNK_TABLE, chunk_table.as_entire_buffer_binding()),
-                            ],
-                        )
+                        let mut entries = vec![
+                            entry(UNIFORMS, uniform.clone()),
+                            entry(PARTIALS, partials.as_entire_buffer_binding()),
+                            entry(STATE, state.as_entire_buffer_binding()),
+                            entry(PARAMS, params.clone()),
+                            entry(GRADS, grads),
+                            entry(MOMENTUM, momentum),
+                            entry(GROUPS, groups_buffer.as_entire_buffer_binding()),
+                            entry(CHUNK_TABLE, chunk_table.as_entire_buffer_binding()),
+                        ];
+                        entries.extend(half_params.clone().map(|b| entry(HALF_PARAMS, b)));
+                        bind_group(&pipelines.alig_update, "alig_update", &entries)
                     };
                     let project_params = pipelines.project_params.as_ref().map(|pipeline| {
                         use project_params_binding::*;
-                        bind_group(
-                            pipeline,
-                            "project_params",
-                            &[
-                                entry(UNIFORMS, uniform),
-                                entry(PARTIALS, partials.as_entire_buffer_binding()),
-                                entry(STATE, state.as_entire_buffer_binding()),
-                                entry(PARAMS, params),
-                                entry(CHUNK_TABLE, chunk_table.as_entire_buffer_binding()),
-                            ],
-                        )
+                        let mut entries = vec![
+                            entry(UNIFORMS, uniform),
+                            entry(PARTIALS, partials.as_entire_buffer_binding()),
+                            entry(STATE, state.as_entire_buffer_binding()),
+                            entry(PARAMS, params),
+                            entry(CHUNK_TABLE, chunk_table.as_entire_buffer_binding()),
+                        ];
+                        entries.extend(half_params.map(|b| entry(HALF_PARAMS, b)));
+                        bind_group(pipeline, "project_params", &entries)
                     });
                     Window {
                         workgroups,
@@ -359,7 +366,31 @@ impl Alig {
         self.dispatch_grad_sq_norm(&mut pass);
         self.dispatch_alig_update(&mut pass);
         self.dispatch_project_params(&mut pass);
+        drop(pass);
+        self.record_next_loss_scale(encoder);
         Ok(())
+    }
+
+    /// With a loss scale: the copy of the scale pass 2 left after the partials into the
+    /// state, where the engine's next backward pass and the next step read it.
+    fn record_next_loss_scale(&self, encoder: &mut wgpu::CommandEncoder) {
+        if self.pipelines.specialization.loss_scaled {
+            let slot = 2 * u64::from(self.num_partials) * std::mem::size_of::<Partial>() as u64;
+            let at = std::mem::offset_of!(StepStateHeader, loss_scale) as u64;
+            debug_assert_eq!(
+                std::mem::offset_of!(StepStateHeader, good_steps) as u64,
+                at + 4
+            );
+            encoder.copy_buffer_to_buffer(&self.partials, slot, &self.state, at, 8);
+        }
+    }
+
+    /// Where the engine reads the loss scale S it multiplies its loss gradient by (one `f32`,
+    /// 1 without [`AligConfig::loss_scale`]), for its backward pass: a storage binding of
+    /// the optimizer's state buffer at offset 0 (`var<storage, read> loss_scale: f32`). A
+    /// step sets it for the next one after its update, on the GPU. It must not be written.
+    pub fn loss_scale_binding(&self) -> wgpu::BufferBinding<'_> {
+        buffer_slice(&self.state, 0, 4)
     }
 
     /// Checks `loss`, then records its copies into the optimizer's state: nothing is
@@ -856,6 +887,7 @@ fn window_uniforms(
 ) -> Result<(Vec<(u32, AligUniforms)>, u32)> {
     let mut uniforms = Vec::with_capacity(ranges.len());
     let mut num_partials = 0u32;
+    let (backoff_factor, growth_factor, growth_interval) = config.loss_scale.factors();
     for (index, range) in ranges.iter().enumerate() {
         // The kernels index 64-float chunks with a u32.
         let chunk_bytes = CHUNK_FLOATS as u64 * 4;
@@ -883,7 +915,10 @@ fn window_uniforms(
                 partial_base: num_partials,
                 chunk_base,
                 max_lr_version: 0,
-                _pad: 0,
+                backoff_factor,
+                growth_factor,
+                growth_interval,
+                _pad: [0; 2],
             },
         ));
         num_partials += workgroups;
@@ -927,6 +962,17 @@ fn tensor_lens(layout: &ArenaLayout) -> Vec<(String, usize)> {
         .iter()
         .map(|t| (t.name.clone(), t.len))
         .collect()
+}
+
+/// A zeroed step state whose loss scale is the config's first.
+fn initial_state(config: &AligConfig) -> Vec<u8> {
+    let mut bytes = vec![0u8; state_byte_size(config.stats_capacity) as usize];
+    let header = StepStateHeader {
+        loss_scale: config.loss_scale.initial(),
+        ..StepStateHeader::default()
+    };
+    bytes[..std::mem::size_of::<StepStateHeader>()].copy_from_slice(bytemuck::bytes_of(&header));
+    bytes
 }
 
 fn state_byte_size(capacity: u32) -> u64 {

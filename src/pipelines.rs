@@ -22,6 +22,8 @@ pub(crate) mod alig_update_binding {
     pub const MOMENTUM: u32 = 5;
     pub const GROUPS: u32 = 6;
     pub const CHUNK_TABLE: u32 = 7;
+    /// The f16 copy of the parameters (`Precision::F16` only).
+    pub const HALF_PARAMS: u32 = 9;
 }
 
 /// Binding indices of pass 3 (`shaders/project_params.wgsl`).
@@ -31,6 +33,8 @@ pub(crate) mod project_params_binding {
     pub const STATE: u32 = 2;
     pub const PARAMS: u32 = 3;
     pub const CHUNK_TABLE: u32 = 4;
+    /// The f16 copy of the parameters (`Precision::F16` only).
+    pub const HALF_PARAMS: u32 = 9;
 }
 
 /// Binding indices of a sharded step's sums (`shaders/shard_norms.wgsl`).
@@ -94,7 +98,11 @@ impl KernelPipeline {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label,
-            source: wgpu::ShaderSource::Wgsl(kernel.wgsl(kernel.reduction(reduction)).into()),
+            source: wgpu::ShaderSource::Wgsl(
+                kernel
+                    .wgsl(kernel.reduction(reduction), spec.precision)
+                    .into(),
+            ),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label,
@@ -140,9 +148,10 @@ impl Pipelines {
                     (CHUNK_TABLE, Read),
                 ]
             };
+            let half_params = spec.precision.has_master();
             let update = {
                 use alig_update_binding::*;
-                [
+                let mut update = vec![
                     (UNIFORMS, Uniform),
                     (PARTIALS, ReadWrite),
                     (STATE, ReadWrite),
@@ -151,17 +160,21 @@ impl Pipelines {
                     (MOMENTUM, ReadWrite),
                     (GROUPS, Read),
                     (CHUNK_TABLE, Read),
-                ]
+                ];
+                update.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
+                update
             };
             let project = {
                 use project_params_binding::*;
-                [
+                let mut project = vec![
                     (UNIFORMS, Uniform),
                     (PARTIALS, Read),
                     (STATE, ReadWrite),
                     (PARAMS, ReadWrite),
                     (CHUNK_TABLE, Read),
-                ]
+                ];
+                project.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
+                project
             };
             Self {
                 grad_sq_norm: KernelPipeline::new(

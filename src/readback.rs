@@ -124,6 +124,31 @@ pub(crate) fn read_f32s_blocking(
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
+/// [`read_buffer_blocking`] of elements of `element_bytes` (4: f32, 2: f16), as f32s.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn read_values_blocking(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    range: std::ops::Range<u64>,
+    element_bytes: u64,
+) -> Result<Vec<f32>> {
+    let bytes = read_buffer_blocking(device, queue, buffer, range.start, range.end - range.start)?;
+    Ok(crate::precision::decode(&bytes, element_bytes))
+}
+
+/// See the wasm32 [`read_f32s_blocking`].
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn read_values_blocking(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    range: std::ops::Range<u64>,
+    _element_bytes: u64,
+) -> Result<Vec<f32>> {
+    read_f32s_blocking(device, queue, buffer, range.start, range.end - range.start)
+}
+
 /// On wasm32 a blocking read could never complete: the browser resolves the map only once
 /// control returns to its event loop. So it is an `Err` there, not a hang; read with
 /// [`read_buffer`] and await it.

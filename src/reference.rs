@@ -8,6 +8,7 @@
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
+use crate::precision::Precision;
 use crate::stats::StepFlags;
 
 /// The step size the kernels would compute, in f64.
@@ -22,6 +23,8 @@ pub struct StepSize {
     pub flags: StepFlags,
     /// With projection on: `||w||^2` after the update, before the projection; else 0.
     pub param_sq_norm: f64,
+    /// The loss scale the gradients were divided by (1 without one).
+    pub loss_scale: f64,
 }
 
 /// Pass 1: `||g||^2` over the given tensors, and whether every element is finite.
@@ -126,6 +129,11 @@ pub fn project_params(params: &mut [&mut Vec<f64>], max_norm: f64) -> f64 {
     sq_norm
 }
 
+/// `x` rounded to the nearest f16, as an f64.
+fn round_to_f16(x: f32) -> f64 {
+    f64::from(half::f16::from_f32(x).to_f32())
+}
+
 /// The whole optimizer on the CPU: parameters and momentum of every tensor in f64.
 #[derive(Clone, Debug)]
 pub struct AligReference {
@@ -136,6 +144,10 @@ pub struct AligReference {
     momentum: Vec<Vec<f64>>,
     steps: u32,
     skipped: u32,
+    precision: Precision,
+    // The loss scale of the next step, and the steps since it changed.
+    loss_scale: f64,
+    good_steps: u32,
 }
 
 impl AligReference {
@@ -176,7 +188,66 @@ impl AligReference {
             momentum,
             steps: 0,
             skipped: 0,
+            precision: Precision::F32,
+            loss_scale: f64::from(config.loss_scale.initial()),
+            good_steps: 0,
         })
+    }
+
+    /// The reference of an arena of `precision`: gradients stored in f16 are rounded to it
+    /// (to nearest) before the step, as the GPU sees them; [`AligReference::half_params`]
+    /// gives the f16 copy of the parameters.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// The loss scale the next step divides its gradients by (and the engine multiplies its
+    /// loss gradient by).
+    pub fn loss_scale(&self) -> f64 {
+        self.loss_scale
+    }
+
+    /// The parameters as the f16 copy of [`Precision::F16`] holds them: the f32 master
+    /// rounded to f16.
+    pub fn half_params(&self) -> Vec<Vec<f64>> {
+        self.params
+            .iter()
+            .map(|p| p.iter().map(|&w| round_to_f16(w as f32)).collect())
+            .collect()
+    }
+
+    /// The scale after a step with `flags`, as the kernels set it.
+    fn update_loss_scale(&mut self, flags: StepFlags) -> StepFlags {
+        if !self.config.loss_scale.is_scaled() {
+            return StepFlags(0);
+        }
+        let (backoff, growth, interval) = self.config.loss_scale.factors();
+        let scale = self.loss_scale as f32;
+        let mut next = scale;
+        if flags.intersects(StepFlags(
+            StepFlags::SKIPPED_GRAD.0 | StepFlags::SKIPPED_NORM_OVERFLOW.0,
+        )) {
+            next = scale * backoff;
+            self.good_steps = 0;
+        } else if !flags.skipped() {
+            self.good_steps += 1;
+            if self.good_steps >= interval {
+                next = scale * growth;
+                self.good_steps = 0;
+            }
+        }
+        if !(next > 0.0 && next.is_finite()) {
+            next = scale;
+        }
+        self.loss_scale = f64::from(next);
+        if next < scale {
+            StepFlags::LOSS_SCALE_LOWERED
+        } else if next > scale {
+            StepFlags::LOSS_SCALE_RAISED
+        } else {
+            StepFlags(0)
+        }
     }
 
     /// One step with `loss` and `grads` (one vector per tensor, same shapes as the
@@ -199,21 +270,51 @@ impl AligReference {
                 });
             }
         }
+        // The gradients as stored (f16 where the arena keeps them so), still scaled.
+        let stored: Vec<Vec<f64>>;
+        let grads = if self.precision.grad_bytes() == 2 {
+            stored = grads
+                .iter()
+                .map(|g| g.iter().map(|&x| round_to_f16(x as f32)).collect())
+                .collect();
+            &stored[..]
+        } else {
+            grads
+        };
         let trainable = |k: &usize| self.tensor_groups[*k].is_some();
-        let (norm, finite) =
+        let (scaled_norm, finite) =
             grad_sq_norm((0..grads.len()).filter(trainable).map(|k| &grads[k][..]));
+        let loss_scale = self.loss_scale;
+        // A scaled norm beyond f32 overflows on the GPU, whatever it is unscaled.
+        let norm = if scaled_norm > f64::from(f32::MAX) {
+            f64::INFINITY
+        } else {
+            scaled_norm / (loss_scale * loss_scale)
+        };
         let unbounded = self.groups.iter().any(|g| g.max_lr.is_none());
         let (gamma_hat, mut flags) = step_size(&self.config, unbounded, loss, norm, finite);
         self.steps = self.steps.wrapping_add(1);
         if flags.skipped() {
             self.skipped = self.skipped.wrapping_add(1);
+            flags.0 |= self.update_loss_scale(flags).0;
             return Ok(StepSize {
                 gamma_hat,
                 gamma: 0.0,
                 flags,
                 param_sq_norm: 0.0,
+                loss_scale,
             });
         }
+        let unscaled: Vec<Vec<f64>>;
+        let grads = if self.config.loss_scale.is_scaled() {
+            unscaled = grads
+                .iter()
+                .map(|g| g.iter().map(|x| x / loss_scale).collect())
+                .collect();
+            &unscaled[..]
+        } else {
+            grads
+        };
         let first_gamma = group_gamma(gamma_hat, self.groups[0].max_lr);
         if first_gamma != gamma_hat {
             flags.0 |= StepFlags::CLIPPED.0;
@@ -244,11 +345,13 @@ impl AligReference {
                 .collect();
             param_sq_norm = project_params(&mut trainable, f64::from(max_norm));
         }
+        flags.0 |= self.update_loss_scale(flags).0;
         Ok(StepSize {
             gamma_hat,
             gamma: first_gamma,
             flags,
             param_sq_norm,
+            loss_scale,
         })
     }
 

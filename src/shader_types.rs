@@ -47,7 +47,10 @@ pub(crate) struct AligUniforms {
     pub partial_base: u32,
     pub chunk_base: u32,
     pub max_lr_version: u32,
-    pub _pad: u32,
+    pub backoff_factor: f32,
+    pub growth_factor: f32,
+    pub growth_interval: u32,
+    pub _pad: [u32; 2],
 }
 
 /// Mirrors `GroupParams` in `shaders/common.wgsl`: what a parameter group sets for itself.
@@ -69,13 +72,14 @@ pub(crate) use crate::shard_norm::ShardNorm as Partial;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub(crate) struct StepStateHeader {
+    pub loss_scale: f32,
+    pub good_steps: u32,
     pub loss: f32,
     pub loss_tag: u32,
     pub expected_tag_lo: u32,
     pub expected_tag_hi: u32,
     pub steps: u32,
     pub skipped: u32,
-    pub _pad: [u32; 2],
 }
 
 #[cfg(test)]
@@ -160,7 +164,11 @@ mod tests {
                 ("partial_base", offset_of!(AligUniforms, partial_base)),
                 ("chunk_base", offset_of!(AligUniforms, chunk_base)),
                 ("max_lr_version", offset_of!(AligUniforms, max_lr_version)),
-                ("_pad1", offset_of!(AligUniforms, _pad)),
+                ("backoff_factor", offset_of!(AligUniforms, backoff_factor)),
+                ("growth_factor", offset_of!(AligUniforms, growth_factor)),
+                ("growth_interval", offset_of!(AligUniforms, growth_interval)),
+                ("_pad0", offset_of!(AligUniforms, _pad)),
+                ("_pad1", offset_of!(AligUniforms, _pad) + size_of::<u32>()),
             ],
         );
         assert_layout(
@@ -196,6 +204,7 @@ mod tests {
                 ("gamma", offset_of!(StepRecord, gamma)),
                 ("param_sq_norm", offset_of!(StepRecord, param_sq_norm)),
                 ("max_lr_version", offset_of!(StepRecord, max_lr_version)),
+                ("loss_scale", offset_of!(StepRecord, loss_scale)),
             ],
         );
         // The header is the head of StepState, and the ring starts right after it. StepState
@@ -205,6 +214,8 @@ mod tests {
             "StepState",
             None,
             &[
+                ("loss_scale", offset_of!(StepStateHeader, loss_scale)),
+                ("good_steps", offset_of!(StepStateHeader, good_steps)),
                 ("loss", offset_of!(StepStateHeader, loss)),
                 ("loss_tag", offset_of!(StepStateHeader, loss_tag)),
                 (
@@ -217,11 +228,6 @@ mod tests {
                 ),
                 ("steps", offset_of!(StepStateHeader, steps)),
                 ("skipped", offset_of!(StepStateHeader, skipped)),
-                ("_pad0", offset_of!(StepStateHeader, _pad)),
-                (
-                    "_pad1",
-                    offset_of!(StepStateHeader, _pad) + size_of::<u32>(),
-                ),
                 ("records", size_of::<StepStateHeader>()),
             ],
         );
@@ -268,5 +274,10 @@ mod tests {
             StepFlags::SKIPPED_LOSS_OVERWRITTEN.0
         );
         assert_eq!(c("SKIP_MASK"), StepFlags::SKIPPED.0);
+        assert_eq!(
+            c("FLAG_LOSS_SCALE_LOWERED"),
+            StepFlags::LOSS_SCALE_LOWERED.0
+        );
+        assert_eq!(c("FLAG_LOSS_SCALE_RAISED"), StepFlags::LOSS_SCALE_RAISED.0);
     }
 }

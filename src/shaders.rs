@@ -1,10 +1,16 @@
-//! The WGSL sources of the kernels. A kernel's module is `common.wgsl`, the workgroup
+//! The WGSL sources of the kernels. A kernel's module is the precision's prelude
+//! (`precision_f32.wgsl`, `precision_f16_grads.wgsl` or `precision_f16.wgsl`), `common.wgsl`, the workgroup
 //! reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
 //! `reduce_shared_memory.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
 //! pass's partials, and its own file (the two kernels of a sharded step share
 //! `shard_norms.wgsl`).
 
 use crate::config::MomentumKind;
+use crate::precision::Precision;
+
+const PRECISION_F32: &str = include_str!("../shaders/precision_f32.wgsl");
+const PRECISION_F16_GRADS: &str = include_str!("../shaders/precision_f16_grads.wgsl");
+const PRECISION_F16: &str = include_str!("../shaders/precision_f16.wgsl");
 
 const COMMON: &str = include_str!("../shaders/common.wgsl");
 const REDUCE_SHARED_MEMORY: &str = include_str!("../shaders/reduce_shared_memory.wgsl");
@@ -55,6 +61,11 @@ pub struct Specialization {
     pub momentum: Option<MomentumKind>,
     /// Projection on: pass 2 sums `||w||^2` for pass 3 (`PROJECTION`).
     pub projection: bool,
+    /// The gradients are loss-scaled: pass 2 unscales them and updates the scale
+    /// (`LOSS_SCALED`).
+    pub loss_scaled: bool,
+    /// The arena's element types: which prelude every kernel's module starts with.
+    pub precision: Precision,
 }
 
 impl Specialization {
@@ -69,12 +80,18 @@ impl Specialization {
                     Some(MomentumKind::Adjusted),
                 ] {
                     for projection in [false, true] {
-                        out.push(Self {
-                            masked,
-                            grouped,
-                            momentum,
-                            projection,
-                        });
+                        for loss_scaled in [false, true] {
+                            for precision in Precision::ALL {
+                                out.push(Self {
+                                    masked,
+                                    grouped,
+                                    momentum,
+                                    projection,
+                                    loss_scaled,
+                                    precision,
+                                });
+                            }
+                        }
                     }
                 }
             }
@@ -160,14 +177,20 @@ impl Kernel {
                     },
                 ),
                 ("PROJECTION", flag(spec.projection)),
+                ("LOSS_SCALED", flag(spec.loss_scaled)),
             ],
         }
     }
 
     /// The complete WGSL module of the kernel with the given reduction (see
-    /// [`Kernel::reduction`]).
-    pub fn wgsl(self, reduction: Option<Reduction>) -> String {
-        let mut parts = vec![COMMON];
+    /// [`Kernel::reduction`]) for an arena of `precision`.
+    pub fn wgsl(self, reduction: Option<Reduction>, precision: Precision) -> String {
+        let prelude = match precision {
+            Precision::F32 => PRECISION_F32,
+            Precision::F16Grads => PRECISION_F16_GRADS,
+            Precision::F16 => PRECISION_F16,
+        };
+        let mut parts = vec![prelude, COMMON];
         parts.extend(reduction.map(Reduction::source));
         if self != Self::GradSqNorm {
             parts.push(SUM_PARTIALS);

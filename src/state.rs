@@ -11,13 +11,16 @@ use crate::checksum::crc32;
 use crate::config::{AligConfig, MomentumKind};
 use crate::error::{Error, Result};
 use crate::groups::ParamGroup;
+use crate::loss_scale::LossScale;
 use crate::shader_types::StepStateHeader;
 
 const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 2: the step state's header grew the host-loss tags.
 // 3: the groups' max_lr at every setting, which the records name.
 // 4: a CRC-32 at the end.
-const VERSION: u32 = 4;
+// 5: the loss scale (config, and the scale and its count first in the step state's header);
+//    records name the scale their step ran with.
+const VERSION: u32 = 5;
 const CHECKSUM_BYTES: usize = 4;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
@@ -70,6 +73,17 @@ impl AligState {
         out.f32(c.c);
         out.opt_f32(c.max_norm);
         out.u32(c.stats_capacity);
+        let (kind, initial) = match c.loss_scale {
+            LossScale::None => (0, 1.0),
+            LossScale::Fixed(scale) => (1, scale),
+            LossScale::Dynamic { initial, .. } => (2, initial),
+        };
+        let (backoff, growth, interval) = c.loss_scale.factors();
+        out.u32(kind);
+        out.f32(initial);
+        out.f32(growth);
+        out.f32(backoff);
+        out.u32(interval);
         out.len(self.groups.len());
         for group in &self.groups {
             out.len(group.tensors.len());
@@ -134,6 +148,22 @@ impl AligState {
             c: input.f32()?,
             max_norm: input.opt_f32()?,
             stats_capacity: input.u32()?,
+            loss_scale: {
+                let (kind, initial) = (input.u32()?, input.f32()?);
+                let (growth_factor, backoff_factor) = (input.f32()?, input.f32()?);
+                let growth_interval = input.u32()?;
+                match kind {
+                    0 => LossScale::None,
+                    1 => LossScale::Fixed(initial),
+                    2 => LossScale::Dynamic {
+                        initial,
+                        growth_factor,
+                        backoff_factor,
+                        growth_interval,
+                    },
+                    other => return Err(invalid(&format!("unknown loss scale kind {other}"))),
+                }
+            },
         };
         let mut groups = Vec::new();
         for _ in 0..input.len()? {
@@ -257,13 +287,15 @@ mod tests {
         let config = AligConfig {
             max_norm: Some(50.0),
             momentum_kind: MomentumKind::Adjusted,
+            loss_scale: LossScale::dynamic(),
             ..AligConfig::paper(0.1)
         };
         AligState {
             config,
             groups: vec![ParamGroup::new(&["w"], None, config.momentum)],
             tensors: vec![("w".into(), 3), ("frozen".into(), 1)],
-            // A header (loss, host-loss tags, steps, skipped, padding) and no records.
+            // A header (loss scale and its count, loss, host-loss tags, steps, skipped) and
+            // no records.
             step_state: (1..=32).collect(),
             momentum: vec![0.5, -1.0, 2.0],
             max_lr_history: vec![vec![Some(0.1)], vec![None]],
@@ -274,7 +306,7 @@ mod tests {
     fn bytes_round_trip() {
         let state = sample();
         assert_eq!(AligState::from_bytes(&state.to_bytes()).unwrap(), state);
-        assert_eq!(state.steps(), u32::from_le_bytes([17, 18, 19, 20]));
+        assert_eq!(state.steps(), u32::from_le_bytes([25, 26, 27, 28]));
     }
 
     #[test]

@@ -30,6 +30,12 @@ impl StepFlags {
     /// reused all [`HOST_LOSS_SLOTS`](crate::HOST_LOSS_SLOTS) slots, so its value was
     /// overwritten; the record's loss is NaN (so `SKIPPED_LOSS` is set too).
     pub const SKIPPED_LOSS_OVERWRITTEN: Self = Self(64);
+    /// With a dynamic loss scale: the scale was lowered after this step (a non-finite
+    /// gradient, or a scaled `||g||^2` beyond f32), for the next one.
+    pub const LOSS_SCALE_LOWERED: Self = Self(128);
+    /// With a dynamic loss scale: the scale was raised after this step (its growth interval
+    /// of steps that ran without a non-finite gradient was complete).
+    pub const LOSS_SCALE_RAISED: Self = Self(256);
     /// Any of the reasons that skip a step, leaving parameters and momentum untouched.
     pub const SKIPPED: Self = Self(4 | 8 | 16 | 32 | 64);
 
@@ -72,6 +78,9 @@ pub struct StepRecord {
     /// at each change ([`Alig::set_max_lr`](crate::Alig::set_max_lr)). What
     /// [`StatsSnapshot::group_gammas`] looks the groups' `max_lr` up by.
     pub max_lr_version: u32,
+    /// The loss scale the step's gradients were divided by
+    /// ([`AligConfig::loss_scale`](crate::AligConfig::loss_scale); 1 without one).
+    pub loss_scale: f32,
 }
 
 /// The stats ring as read back: counters, and the last records, oldest first.

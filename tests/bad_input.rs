@@ -335,7 +335,7 @@ fn a_stats_capacity_past_the_binding_limit_names_the_setting() {
     let max = AligConfig::max_stats_capacity(&gpu.device.limits());
     assert_eq!(
         max,
-        ((1 << 20) - 32) / 32,
+        ((1 << 20) - 32) / std::mem::size_of::<wgpu_alig::StepRecord>() as u32,
         "header and records in one binding"
     );
     let config = |stats_capacity| AligConfig {

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestRunner;
-use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, MomentumKind, NormSlot};
+use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, LossScale, MomentumKind, NormSlot};
 
 const CASES: u32 = 64;
 
@@ -120,23 +120,49 @@ fn config() -> impl Strategy<Value = AligConfig> {
         config_field(0.1..2.0),
         proptest::option::of(config_field(0.1..100.0)),
         0u32..20,
+        loss_scale(),
     )
         .prop_map(
-            |(max_lr, momentum, adjusted, eps, f_star, c, max_norm, stats_capacity)| AligConfig {
-                max_lr,
-                momentum,
-                momentum_kind: if adjusted {
-                    MomentumKind::Adjusted
-                } else {
-                    MomentumKind::Nesterov
-                },
-                eps,
-                f_star,
-                c,
-                max_norm,
-                stats_capacity,
+            |(max_lr, momentum, adjusted, eps, f_star, c, max_norm, stats_capacity, loss_scale)| {
+                AligConfig {
+                    max_lr,
+                    momentum,
+                    momentum_kind: if adjusted {
+                        MomentumKind::Adjusted
+                    } else {
+                        MomentumKind::Nesterov
+                    },
+                    eps,
+                    f_star,
+                    c,
+                    max_norm,
+                    stats_capacity,
+                    loss_scale,
+                }
             },
         )
+}
+
+/// Mostly none; now and then a fixed or dynamic scale, its values rarely out of range.
+fn loss_scale() -> impl Strategy<Value = LossScale> {
+    prop_oneof![
+        6 => Just(LossScale::None),
+        1 => config_field(1.0..1e5).prop_map(LossScale::Fixed),
+        1 => (
+            config_field(1.0..1e5),
+            config_field(1.0..4.0),
+            config_field(0.1..1.0),
+            0u32..50,
+        )
+            .prop_map(|(initial, growth_factor, backoff_factor, growth_interval)| {
+                LossScale::Dynamic {
+                    initial,
+                    growth_factor,
+                    backoff_factor,
+                    growth_interval,
+                }
+            }),
+    ]
 }
 
 /// Mostly small tensors; now and then an empty one, one no device could hold, or one that

@@ -6,24 +6,31 @@ use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 use naga::Module;
 use wgpu_alig::shaders::{Kernel, Reduction, Specialization};
+use wgpu_alig::Precision;
 
 /// A kernel's `override` constants and their values.
 type Constants = Vec<(&'static str, f64)>;
 
-/// Each kernel with each reduction it can use, and each distinct set of its constants.
-fn variants() -> Vec<(String, Kernel, Option<Reduction>, Constants)> {
-    let mut out: Vec<(String, Kernel, Option<Reduction>, Constants)> = Vec::new();
+type Variant = (String, Kernel, Option<Reduction>, Precision, Constants);
+
+/// Each kernel with each reduction it can use, each precision, and each distinct set of its
+/// constants.
+fn variants() -> Vec<Variant> {
+    let mut out: Vec<Variant> = Vec::new();
     for kernel in Kernel::ALL {
         for reduction in [Reduction::Subgroup, Reduction::SharedMemory] {
             let reduction = kernel.reduction(reduction);
             for spec in Specialization::all() {
                 let constants = kernel.constants(&spec);
-                if !out
-                    .iter()
-                    .any(|(_, k, r, c)| *k == kernel && *r == reduction && *c == constants)
-                {
-                    let name = format!("{}/{reduction:?}/{constants:?}", kernel.entry_point());
-                    out.push((name, kernel, reduction, constants));
+                let precision = spec.precision;
+                if !out.iter().any(|(_, k, r, p, c)| {
+                    *k == kernel && *r == reduction && *p == precision && *c == constants
+                }) {
+                    let name = format!(
+                        "{}/{reduction:?}/{precision:?}/{constants:?}",
+                        kernel.entry_point()
+                    );
+                    out.push((name, kernel, reduction, precision, constants));
                 }
             }
         }
@@ -31,11 +38,14 @@ fn variants() -> Vec<(String, Kernel, Option<Reduction>, Constants)> {
     out
 }
 
-fn validator(reduction: Option<Reduction>) -> Validator {
-    let capabilities = match reduction {
+fn validator(reduction: Option<Reduction>, precision: Precision) -> Validator {
+    let mut capabilities = match reduction {
         Some(Reduction::Subgroup) => Capabilities::SUBGROUP,
         Some(Reduction::SharedMemory) | None => Capabilities::empty(),
     };
+    if precision.needs_f16() {
+        capabilities |= Capabilities::SHADER_FLOAT16;
+    }
     let mut validator = Validator::new(ValidationFlags::all(), capabilities);
     validator
         .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
@@ -48,12 +58,13 @@ fn specialized(
     name: &str,
     kernel: Kernel,
     reduction: Option<Reduction>,
+    precision: Precision,
     constants: &[(&str, f64)],
 ) -> (Module, ModuleInfo) {
-    let source = kernel.wgsl(reduction);
+    let source = kernel.wgsl(reduction, precision);
     let module = naga::front::wgsl::parse_str(&source)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
-    let info = validator(reduction)
+    let info = validator(reduction, precision)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
     // The host sets exactly the constants the kernel declares.
@@ -82,16 +93,17 @@ fn specialized(
 #[test]
 fn every_variant_validates_with_only_the_capabilities_it_needs() {
     let variants = variants();
-    // Pass 1: two reductions x MASKED; pass 2: two reductions x 2 x 2 x 3 x 2 constants;
-    // pass 3: no reduction x MASKED; the sharded step's two sums: one each.
+    // Each for three precisions. Pass 1: two reductions x MASKED; pass 2: two reductions x
+    // 2 x 2 x 3 x 2 x 2 constants; pass 3: no reduction x MASKED; the sharded step's two sums:
+    // one each.
     assert_eq!(
         variants.len(),
-        4 + 48 + 2 + 2,
+        3 * (4 + 96 + 2 + 2),
         "{:?}",
         variants.iter().map(|v| &v.0).collect::<Vec<_>>()
     );
-    for (name, kernel, reduction, constants) in variants {
-        let (module, _) = specialized(&name, kernel, reduction, &constants);
+    for (name, kernel, reduction, precision, constants) in variants {
+        let (module, _) = specialized(&name, kernel, reduction, precision, &constants);
         assert!(
             module
                 .entry_points
@@ -105,8 +117,8 @@ fn every_variant_validates_with_only_the_capabilities_it_needs() {
 
 #[test]
 fn every_variant_translates_to_spirv() {
-    for (name, kernel, reduction, constants) in variants() {
-        let (module, info) = specialized(&name, kernel, reduction, &constants);
+    for (name, kernel, reduction, precision, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, precision, &constants);
         let options = spv::Options {
             lang_version: (1, 3),
             ..Default::default()
@@ -119,8 +131,8 @@ fn every_variant_translates_to_spirv() {
 
 #[test]
 fn every_variant_translates_to_msl() {
-    for (name, kernel, reduction, constants) in variants() {
-        let (module, info) = specialized(&name, kernel, reduction, &constants);
+    for (name, kernel, reduction, precision, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, precision, &constants);
         let options = msl::Options {
             lang_version: (2, 4),
             ..Default::default()
@@ -137,10 +149,15 @@ fn every_variant_translates_to_msl() {
 
 #[test]
 fn every_variant_translates_to_hlsl() {
-    for (name, kernel, reduction, constants) in variants() {
-        let (module, info) = specialized(&name, kernel, reduction, &constants);
+    for (name, kernel, reduction, precision, constants) in variants() {
+        let (module, info) = specialized(&name, kernel, reduction, precision, &constants);
+        // f16 needs shader model 6.2.
         let options = hlsl::Options {
-            shader_model: hlsl::ShaderModel::V6_0,
+            shader_model: if precision.needs_f16() {
+                hlsl::ShaderModel::V6_2
+            } else {
+                hlsl::ShaderModel::V6_0
+            },
             ..Default::default()
         };
         let mut source = String::new();
@@ -156,12 +173,12 @@ fn every_variant_translates_to_hlsl() {
 
 #[test]
 fn the_gl_variants_translate_to_glsl() {
-    // GL has no subgroups in wgpu: only the variants without them ever run there.
-    for (name, kernel, reduction, constants) in variants()
+    // GL has neither subgroups nor f16 in wgpu: only the variants without them run there.
+    for (name, kernel, reduction, precision, constants) in variants()
         .into_iter()
-        .filter(|v| v.2 != Some(Reduction::Subgroup))
+        .filter(|v| v.2 != Some(Reduction::Subgroup) && v.3 == Precision::F32)
     {
-        let (module, info) = specialized(&name, kernel, reduction, &constants);
+        let (module, info) = specialized(&name, kernel, reduction, precision, &constants);
         let options = glsl::Options {
             version: glsl::Version::Desktop(430),
             ..Default::default()

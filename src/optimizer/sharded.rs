@@ -173,6 +173,7 @@ impl Alig {
             });
             self.dispatch_alig_update(&mut pass);
         }
+        self.record_next_loss_scale(encoder);
         self.shard_next = if self.pipelines.project_params.is_some() {
             ShardCall::LocalParamNorm
         } else {
