@@ -24,10 +24,10 @@ use std::time::Instant;
 use clap::Parser;
 use wgpu_alig::{Alig, AligConfig, Gpu, Loss};
 
+use engine::common::training::{Model, Score};
 use engine::dataset::{self, Digits};
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
-use engine::common::training::{Model, Score};
 use engine::mlp::Mlp;
 use engine::optimizers::OptimizerSpec;
 use engine::readback::read_f32s;
