@@ -23,12 +23,13 @@ pub struct TensorSlot {
 }
 
 impl TensorSlot {
-    /// Offset of the tensor in bytes: a multiple of the arena's alignment.
+    /// Offset of the tensor in bytes in an f32 buffer (the momentum, the master parameters;
+    /// half of it in an f16 one): a multiple of the arena's alignment.
     pub fn byte_offset(&self) -> u64 {
         self.offset as u64 * F32_BYTES
     }
 
-    /// Size of the tensor in bytes (without padding).
+    /// Size of the tensor in bytes in an f32 buffer (without padding).
     pub fn byte_size(&self) -> u64 {
         self.len as u64 * F32_BYTES
     }
@@ -336,48 +337,40 @@ impl Arena {
     /// The parameters of tensor `key` (a name or a [`TensorId`]) as a storage binding
     /// (buffer, offset, size).
     pub fn param_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(key)?;
-        Ok(element_slice(
-            &self.params,
-            slot,
-            self.precision.param_bytes(),
-            false,
-        ))
+        self.binding(&self.params, key, self.precision.param_bytes(), false)
     }
 
     /// The parameters of tensor `key` as a binding of whole `vec4`s: its size rounded up
     /// to 4 elements, the rest lying in the tensor's padding, which the optimizer neither counts
     /// nor writes, whatever an engine leaves there.
     pub fn param_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(key)?;
-        Ok(element_slice(
-            &self.params,
-            slot,
-            self.precision.param_bytes(),
-            true,
-        ))
+        self.binding(&self.params, key, self.precision.param_bytes(), true)
     }
 
     /// The gradients of tensor `key` as a binding of whole `vec4`s, as
     /// [`Arena::param_binding_vec4`] gives the parameters.
     pub fn grad_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(key)?;
-        Ok(element_slice(
-            &self.grads,
-            slot,
-            self.precision.grad_bytes(),
-            true,
-        ))
+        self.binding(&self.grads, key, self.precision.grad_bytes(), true)
     }
 
     /// The gradients of tensor `key` as a storage binding (buffer, offset, size).
     pub fn grad_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        let slot = self.tensor(key)?;
+        self.binding(&self.grads, key, self.precision.grad_bytes(), false)
+    }
+
+    /// Tensor `key` of `buffer`, of elements of `element_bytes`, as a binding.
+    fn binding<'a>(
+        &self,
+        buffer: &'a wgpu::Buffer,
+        key: impl TensorKey,
+        element_bytes: u64,
+        vec4: bool,
+    ) -> Result<wgpu::BufferBinding<'a>> {
         Ok(element_slice(
-            &self.grads,
-            slot,
-            self.precision.grad_bytes(),
-            false,
+            buffer,
+            self.tensor(key)?,
+            element_bytes,
+            vec4,
         ))
     }
 
@@ -610,10 +603,9 @@ fn write_slot(
     values: &[f32],
     element_bytes: u64,
 ) {
-    let bytes = encode(values, element_bytes);
     // write_buffer wants a multiple of 4 bytes: an odd f16 tensor takes its padding's next
     // element along, as zero.
-    let mut bytes = bytes;
+    let mut bytes = encode(values, element_bytes);
     bytes.resize(bytes.len().next_multiple_of(4), 0);
     queue.write_buffer(buffer, slot.offset as u64 * element_bytes, &bytes);
 }

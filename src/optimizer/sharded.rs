@@ -120,7 +120,7 @@ impl Alig {
     /// model), then the sum of its partials, copied as a [`ShardNorm`] into `out` (a buffer
     /// with `COPY_DST`). The engine combines the shards' values ([`ShardNorm::combine`], or
     /// its own collective: an f32 sum and a u32 max) and gives every device the same result
-    /// in [`Alig::record_global_update`]. Two dispatches and a copy.
+    /// in [`Alig::record_global_update`]. One dispatch per window, one small one and a copy.
     ///
     /// The calls of a sharded step come in order: this one, `record_global_update`, and
     /// with projection `record_local_param_norm` and `record_global_projection`; any other
@@ -154,7 +154,8 @@ impl Alig {
     /// [`Alig::record_step`]) and the combined gradient norm of every shard from `global`
     /// (a buffer with `COPY_SRC`), then pass 2 over this shard: the step size from the
     /// combined norm, the update, the step record. Every device given the same bytes
-    /// computes the same step size. One dispatch and three small copies.
+    /// computes the same step size. One dispatch per window, the loss's copies, a copy and a
+    /// clear of the partials.
     pub fn record_global_update(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
