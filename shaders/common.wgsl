@@ -142,8 +142,10 @@ fn trainable_lanes(chunk: Chunk, i: u32) -> vec4<bool> {
 // >= 0, so a sum's relative error is at most about D * 2^-24, where D is the largest number of
 // roundings any one term goes through on its way to the total. No compensation trick: WGSL
 // lets a compiler reassociate, and Mesa folds the (t - s) - y of a Kahan sum away. Instead
-// each thread adds its terms in blocks of BLOCK_TERMS into a fresh accumulator, and every sum
-// of values from several threads (lanes, workgroups, partials) is a fixed pairwise tree. A
+// each thread spreads its terms over several accumulators: four interleaved ones in pass 1
+// (grad_sq_norm.wgsl), blocks of BLOCK_TERMS, each summed into a fresh accumulator, where a
+// loop adds one term per iteration (||w||^2 in pass 2, the partials); and every sum of values
+// from several threads (lanes, workgroups, partials) is a fixed pairwise tree. A
 // reassociating compiler could only reorder within that shape. src/summation.rs computes D
 // for an arena (`Alig::sq_norm_error_bound`); on a driver that flushes subnormals, each term
 // below 2^-126 may be lost as well.

@@ -30,25 +30,27 @@ fn grad_sq_norm(
     @builtin(num_workgroups) num_workgroups: vec3<u32>,
     rb: ReduceBuiltins,
 ) {
-    // Blocks of BLOCK_TERMS strided loads, each summed into a fresh accumulator (the shape of
-    // `BlockedSum` in common.wgsl). A whole block has a fixed trip count and no bounds test,
-    // so a driver can unroll it; only the last block of a thread tests each load.
-    var sum = vec4<f32>(0.0);
+    // Four accumulators, each taking every fourth of this thread's strided terms, and the
+    // few left over into the first (`interleaved_sum_roundings` in src/summation.rs counts a
+    // term's roundings: about a quarter of a running sum's). One loop and no inner one: a
+    // blocked sum with an inner loop made this pass about 20% slower on lavapipe.
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
     var max_bits = 0u;
     let stride = num_workgroups.x * WG_SIZE;
-    for (var first = global_id.x; first < cfg.len_vec4; first = first + stride * BLOCK_TERMS) {
-        var block = vec4<f32>(0.0);
-        if first + (BLOCK_TERMS - 1u) * stride < cfg.len_vec4 {
-            for (var k = 0u; k < BLOCK_TERMS; k = k + 1u) {
-                block = block + squares(first + k * stride, &max_bits);
-            }
-        } else {
-            for (var i = first; i < cfg.len_vec4; i = i + stride) {
-                block = block + squares(i, &max_bits);
-            }
-        }
-        sum = sum + block;
+    var i = global_id.x;
+    for (; i + 3u * stride < cfg.len_vec4; i = i + 4u * stride) {
+        a0 = a0 + squares(i, &max_bits);
+        a1 = a1 + squares(i + stride, &max_bits);
+        a2 = a2 + squares(i + 2u * stride, &max_bits);
+        a3 = a3 + squares(i + 3u * stride, &max_bits);
     }
+    for (; i < cfg.len_vec4; i = i + stride) {
+        a0 = a0 + squares(i, &max_bits);
+    }
+    let sum = (a0 + a1) + (a2 + a3);
 
     let total = workgroup_total(Partial(pairwise4(sum), max_bits), rb);
     if local_id.x == 0u {

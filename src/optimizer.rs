@@ -839,9 +839,9 @@ impl Alig {
 
     /// The largest relative error of a step's `||g||^2` (and, with projection, `||w||^2`)
     /// against the exact sum of the squares of the `f32` values, whatever the values and the
-    /// compiler: the kernels sum in blocks and pairwise trees whose roundings per term are
+    /// compiler: the kernels sum in interleaved accumulators, blocks and pairwise trees whose roundings per term are
     /// counted from the arena's windows and work split (see `shaders/common.wgsl`). About
-    /// 1.5e-6 for 10^6 parameters and 2.6e-6 for 10^8 in one window on a GPU. On a driver that flushes
+    /// 1.5e-6 for 10^6 parameters and 3.0e-6 for 10^8 in one window on a GPU. On a driver that flushes
     /// subnormals to zero, squares below 2^-126 may be lost besides.
     pub fn sq_norm_error_bound(&self) -> f64 {
         let passes: Vec<WindowPass> = self

@@ -8,7 +8,9 @@
 //! meet, one level of the sum after another:
 //!
 //! - its square: 1;
-//! - its thread's blocked sum over `n` terms per lane: see [`blocked_sum_roundings`];
+//! - its thread's sum over `n` terms per lane: four interleaved accumulators for `||g||^2`
+//!   (see [`interleaved_sum_roundings`]), a blocked sum for `||w||^2` (see
+//!   [`blocked_sum_roundings`]); the bound takes the larger, so that it holds for both;
 //! - the thread's four lanes, pairwise: 2;
 //! - the workgroup's 256 threads, pairwise: 8;
 //! - the partials' slice sums in passes 2 and 3, blocked over `ceil(P / 32)` partials;
@@ -39,6 +41,22 @@ pub(crate) fn blocked_sum_roundings(terms: u64) -> u32 {
     u32::try_from(in_block + into_total + last_block).unwrap_or(u32::MAX)
 }
 
+/// Accumulators of pass 1's interleaved sum (`a0` to `a3` in `shaders/grad_sq_norm.wgsl`).
+const INTERLEAVED_ACCUMULATORS: u64 = 4;
+
+/// The most roundings a term meets in pass 1's sum of `terms` terms per lane: the terms go
+/// round the four accumulators, the 0 to 3 left over after the last full round into the
+/// first, so the first holds the most, `terms / 4 + terms % 4`, and its first addition (to
+/// zero) is exact; then the four are summed pairwise (2).
+pub(crate) fn interleaved_sum_roundings(terms: u64) -> u32 {
+    if terms == 0 {
+        return 0;
+    }
+    let rounds = terms / INTERLEAVED_ACCUMULATORS;
+    let first = rounds + terms % INTERLEAVED_ACCUMULATORS;
+    u32::try_from(first - 1 + INTERLEAVED_ACCUMULATORS.ilog2() as u64).unwrap_or(u32::MAX)
+}
+
 /// One window's pass: `len_vec4` vec4s over `workgroups` workgroups.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WindowPass {
@@ -63,7 +81,7 @@ pub(crate) fn sq_norm_roundings(windows: &[WindowPass]) -> u32 {
     let workgroup = WORKGROUP_SIZE.ilog2();
     let slices = PARTIAL_SLICES.ilog2();
     square
-        + blocked_sum_roundings(terms_per_lane)
+        + interleaved_sum_roundings(terms_per_lane).max(blocked_sum_roundings(terms_per_lane))
         + lanes
         + workgroup
         + blocked_sum_roundings(per_slice)
@@ -122,6 +140,45 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_sums_round_a_term_at_most_this_often() {
+        // Four accumulators: the first takes every fourth term and the 0 to 3 left over.
+        assert_eq!(interleaved_sum_roundings(0), 0);
+        assert_eq!(interleaved_sum_roundings(1), 2);
+        assert_eq!(interleaved_sum_roundings(3), 4);
+        assert_eq!(interleaved_sum_roundings(4), 2);
+        assert_eq!(interleaved_sum_roundings(16), 5);
+        assert_eq!(interleaved_sum_roundings(19), 8);
+        assert_eq!(interleaved_sum_roundings(96), 25);
+    }
+
+    /// Pass 1's sum, done in f32 in its order on data where the large term sits where it
+    /// meets the most roundings: no term may go through more roundings than counted.
+    #[test]
+    fn an_interleaved_sum_in_f32_stays_within_its_bound() {
+        for terms in [1usize, 3, 4, 5, 7, 16, 19, 64, 97, 1000] {
+            for large_at in [0, terms - 1] {
+                let values: Vec<f32> = (0..terms)
+                    .map(|i| if i == large_at { 1.0 } else { 2f32.powi(-25) })
+                    .collect();
+                let mut accumulators = [0f32; 4];
+                let full = terms / 4 * 4;
+                for (i, &v) in values[..full].iter().enumerate() {
+                    accumulators[i % 4] += v;
+                }
+                for &v in &values[full..] {
+                    accumulators[0] += v;
+                }
+                let [a0, a1, a2, a3] = accumulators;
+                let total = (a0 + a1) + (a2 + a3);
+                let exact: f64 = values.iter().map(|&v| f64::from(v)).sum();
+                let error = (f64::from(total) - exact).abs() / exact;
+                let bound = relative_bound(interleaved_sum_roundings(terms as u64));
+                assert!(error <= bound, "{terms} terms: {error:e} > {bound:e}");
+            }
+        }
+    }
+
+    #[test]
     fn a_step_rounds_a_term_this_often() {
         // 10^6 floats on a GPU split (4 vec4s per thread): 4 terms per lane, 245 partials.
         let one = WindowPass {
@@ -129,11 +186,18 @@ mod tests {
             workgroups: 245,
         };
         assert_eq!(sq_norm_roundings(&[one]), 1 + 3 + 2 + 8 + 7 + 5);
-        // 10^8 floats in one window of 1024 workgroups: 96 terms per lane, 32 per slice.
+        // 10^8 floats in one window of 1024 workgroups: 96 terms per lane (25 roundings in
+        // pass 1's interleaved sum, 18 in the blocked one of ||w||^2), 32 per slice.
         let large = WindowPass {
             len_vec4: 25_000_000,
             workgroups: 1024,
         };
-        assert_eq!(sq_norm_roundings(&[large]), 1 + 18 + 2 + 8 + 10 + 5);
+        assert_eq!(sq_norm_roundings(&[large]), 1 + 25 + 2 + 8 + 10 + 5);
+        // 1.6·10^7 floats on a CPU split (16 vec4s per thread): the blocked sum counts more.
+        let cpu = WindowPass {
+            len_vec4: 4_000_000,
+            workgroups: 977,
+        };
+        assert_eq!(sq_norm_roundings(&[cpu]), 1 + 8 + 2 + 8 + 10 + 5);
     }
 }
