@@ -558,7 +558,11 @@ fn read_loss_scale(gpu: &Gpu, alig: &Alig, lost: bool) {
         .poll(wgpu::PollType::wait_indefinitely())
         .expect("device poll");
     receiver.recv().expect("map callback ran").expect("mapped");
-    let scale: f32 = bytemuck::pod_read_unaligned(&staging.get_mapped_range(..).expect("range"));
+    let scale: f32 = {
+        let view = staging.get_mapped_range(..).expect("mapped range");
+        bytemuck::pod_read_unaligned(&view)
+    };
+    staging.unmap();
     assert!(
         scale.is_finite() && scale > 0.0,
         "the loss scale the backward pass reads is {scale}"
