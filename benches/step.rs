@@ -7,7 +7,10 @@
 //! time on the host's clock only (what an adapter without timestamp queries gets),
 //! `ALIG_BENCH_HOST_SCALE=1` to run only the host cost of 10^3 to 10^5 tensors,
 //! `ALIG_BENCH_SPLIT_SWEEP=1` to run only the work-split sweep (at the sizes of `ALIG_BENCH_N`),
-//! `ALIG_BENCH_CSV=FILE` to write the main table's rows (or the sweep's) to FILE as CSV too.
+//! `ALIG_BENCH_CSV=FILE` to write the main table's rows (or the sweep's) to FILE as CSV too,
+//! `ALIG_BENCH_PRECISION=f32,f16-grads,f16` (or `-- --precision ...`) to pick the precisions
+//! of the main table's rows (by default all three; the f16 ones where the adapter has
+//! `SHADER_F16`, each with its own same-bytes roofline).
 
 #[path = "step/alternate.rs"]
 mod alternate;
@@ -52,7 +55,7 @@ mod timer;
 #[path = "step/workload.rs"]
 mod workload;
 
-use wgpu_alig::{Gpu, GpuRequest};
+use wgpu_alig::{Gpu, GpuRequest, Precision};
 
 use crate::options::{Options, TENSOR_COUNTS};
 use crate::timer::Timer;
@@ -88,22 +91,26 @@ fn main() {
         .csv
         .as_deref()
         .and_then(|path| csv::CsvFile::create(path, &table::CSV_HEADER));
+    let precisions = table_precisions(device, &options.precisions);
     table::print_header();
     let mut rows = Vec::new();
     for &n in &options.sizes {
         for &tensors in &TENSOR_COUNTS {
             for momentum in [false, true] {
-                let spec = RowSpec {
-                    n,
-                    tensors,
-                    momentum,
-                };
-                let row = row::run(device, queue, &timer, &options, spec);
-                table::print_row(&row);
-                if let Some(csv) = csv.as_mut() {
-                    csv.line(table::csv_fields(&row));
+                for &precision in &precisions {
+                    let spec = RowSpec {
+                        n,
+                        tensors,
+                        momentum,
+                        precision,
+                    };
+                    let row = row::run(device, queue, &timer, &options, spec);
+                    table::print_row(&row);
+                    if let Some(csv) = csv.as_mut() {
+                        csv.line(table::csv_fields(&row));
+                    }
+                    rows.push(row);
                 }
-                rows.push(row);
             }
         }
     }
@@ -116,4 +123,21 @@ fn main() {
     targets::print(&rows, &tensor_costs, &record_costs, gap.as_ref());
     println!();
     println!("host at the end: {}", preamble::host_load());
+}
+
+/// The precisions of the main table that this device can run: the f16 ones need
+/// `SHADER_F16`, and without it their rows are left out, saying so before the table.
+fn table_precisions(device: &wgpu::Device, wanted: &[Precision]) -> Vec<Precision> {
+    let f16 = device.features().contains(wgpu::Features::SHADER_F16);
+    let (run, skipped): (Vec<Precision>, Vec<Precision>) =
+        wanted.iter().partition(|p| f16 || !p.needs_f16());
+    if !skipped.is_empty() {
+        let names: Vec<&str> = skipped.iter().map(|&p| table::precision_name(p)).collect();
+        println!(
+            "rows of {} skipped: the adapter has no SHADER_F16 (f16 arenas need it)",
+            names.join(", ")
+        );
+        println!();
+    }
+    run
 }

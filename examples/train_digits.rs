@@ -9,8 +9,13 @@
 //!
 //! ```text
 //! cargo run --release --example train_digits                 # the whole comparison
+//! cargo run --release --example train_digits -- --precision f16  # ALI-G on f16 weights
 //! cargo run --release --example train_digits -- --help       # flags
 //! ```
+//!
+//! With `--precision f16-grads` or `f16` the arena holds f16 gradients (and f16 weights, an
+//! f32 master beside them), the engine's kernels read and write those, and ALI-G scales the
+//! loss dynamically; the SGD baselines, whose kernels are f32, do not run.
 //!
 //! Writes `summary.md`, `steps.csv` (per-step loss and step size), `sgd_grid.csv` and
 //! `train_digits.svg` to `--out-dir` (default `target/train_digits`).
@@ -23,7 +28,7 @@ mod engine;
 use std::process::ExitCode;
 
 use clap::Parser;
-use wgpu_alig::Gpu;
+use wgpu_alig::{Gpu, Precision};
 
 use cli::{Args, OptimizerKind};
 use engine::common::plot;
@@ -55,15 +60,26 @@ fn run(args: Args) -> engine::Result<()> {
     let (train_set, test_set) = digits.train_test_split();
     let gpu = Gpu::new()?;
     println!("adapter: {}", gpu.describe());
+    let precision = Precision::from(args.precision);
+    let optimizers = args.optimizers();
+    if precision != Precision::F32 && optimizers.iter().any(|&k| k != OptimizerKind::Alig) {
+        return Err(format!(
+            "--precision {}: only ALI-G trains f16 gradients here (the SGD kernels read f32); \
+             pass --optimizers alig",
+            precision_name(precision)
+        )
+        .into());
+    }
     println!(
-        "data: {} train / {} test images; MLP 64-{}-10; {} epochs of batches of {}",
+        "data: {} train / {} test images; MLP 64-{}-10; {} epochs of batches of {}; {}",
         train_set.len(),
         test_set.len(),
         args.hidden,
         args.epochs,
-        args.batch_size
+        args.batch_size,
+        precision_text(precision),
     );
-    let kernels = Kernels::new(&gpu.device, args.hidden)?;
+    let kernels = Kernels::with_precision(&gpu.device, args.hidden, precision)?;
     let config = |optimizer| TrainingConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -73,7 +89,7 @@ fn run(args: Args) -> engine::Result<()> {
 
     let mut specs = Vec::new();
     let mut grid = Vec::new();
-    for &kind in &args.optimizers {
+    for &kind in &optimizers {
         let schedule = match kind {
             OptimizerKind::Alig => {
                 specs.push(OptimizerSpec::Alig {
@@ -143,7 +159,7 @@ fn run(args: Args) -> engine::Result<()> {
     };
     let summary = format!(
         "# train_digits\n\nadapter: {}\n\nMLP 64-{}-10, {} epochs of batches of {}, seed {}, \
-         {} train / {} test images.\n\n{}\n## SGD tuning\n\n{tuning}",
+         {} train / {} test images, {}.\n\n{}\n## SGD tuning\n\n{tuning}",
         gpu.describe(),
         args.hidden,
         args.epochs,
@@ -151,6 +167,7 @@ fn run(args: Args) -> engine::Result<()> {
         args.seed,
         train_set.len(),
         test_set.len(),
+        precision_text(precision),
         report::results_table(&reports),
     );
     std::fs::write(args.out_dir.join("summary.md"), summary)?;
@@ -192,4 +209,22 @@ fn tune_sgd(
         )
     })?;
     Ok((points, picked.map(|spec| spec.hyper_parameter())))
+}
+
+/// The `--precision` name of `precision`.
+fn precision_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32",
+        Precision::F16Grads => "f16-grads",
+        Precision::F16 => "f16",
+    }
+}
+
+/// What the run keeps in which precision, for the header and the summary.
+fn precision_text(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32 weights and gradients",
+        Precision::F16Grads => "f16 gradients, f32 weights, dynamic loss scale",
+        Precision::F16 => "f16 weights and gradients, f32 master weights, dynamic loss scale",
+    }
 }

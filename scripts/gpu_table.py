@@ -46,7 +46,9 @@ def ratio(numerator, denominator):
 
 
 def combine(bench, torch_rows):
-    """One record per (n, tensors, momentum) of either side, in the benchmark's order."""
+    """One record per (n, tensors, momentum) of either side, in the benchmark's order. The
+    benchmark's f32 rows only (its ``precision`` column; the f16 rows have no PyTorch side)."""
+    bench = [r for r in bench if r.get("precision", "f32") in ("f32", "", None)]
     keys = []
     for row in bench + torch_rows:
         if row.get("tensors") in ("", None):

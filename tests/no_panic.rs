@@ -1,19 +1,27 @@
 //! Whatever a caller passes (configs out of range, NaN and infinite values, wrong sizes,
 //! unknown names, bad loss buffers, the device of another instance, a device lost midway,
-//! the calls of a sharded step out of order or with bad slots),
-//! the crate answers with `Ok` or a typed `Err`, never a panic, on a real adapter.
+//! the calls of a sharded step out of order or with bad slots), on arenas of every precision
+//! (the f16 ones where the device has `SHADER_F16`; elsewhere their typed refusal) and with
+//! every kind of loss scale, the crate answers with `Ok` or a typed `Err`, never a panic, on
+//! a real adapter.
 
 mod common;
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestRunner;
-use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, LossScale, MomentumKind, NormSlot};
+use wgpu_alig::{
+    Alig, AligConfig, Arena, Error, Gpu, Loss, LossScale, MomentumKind, NormSlot, Precision,
+};
 
 const CASES: u32 = 64;
+
+/// Cases that built an f16 arena (none on a device without `SHADER_F16`).
+static F16_ARENAS: AtomicU32 = AtomicU32::new(0);
 
 fn shared_gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
@@ -64,7 +72,12 @@ enum Call {
     },
     ReadStats,
     ReadParams(Target),
+    /// The f16 copy of the parameters: refused unless the arena is `Precision::F16`.
+    ReadHalfParams(Target),
+    ReadGrads(Target),
     ReadMomentum(Target),
+    /// Where the backward pass reads the loss scale, bound by a kernel that reads it.
+    ReadLossScale,
     /// A call given the device (and queue) of another instance: must be refused.
     OtherDevice(OtherDeviceCall),
     /// The four calls of a sharded step, in order or not, each with a slot in a buffer of
@@ -165,6 +178,15 @@ fn loss_scale() -> impl Strategy<Value = LossScale> {
     ]
 }
 
+/// Mostly f32; often f16 gradients, or f16 gradients and parameters with an f32 master.
+fn precision() -> impl Strategy<Value = Precision> {
+    prop_oneof![
+        2 => Just(Precision::F32),
+        1 => Just(Precision::F16Grads),
+        1 => Just(Precision::F16),
+    ]
+}
+
 /// Mostly small tensors; now and then an empty one, one no device could hold, or one that
 /// overflows sizes.
 fn tensor_len() -> impl Strategy<Value = usize> {
@@ -252,7 +274,10 @@ fn call() -> impl Strategy<Value = Call> {
             }),
         1 => Just(Call::ReadStats),
         1 => target().prop_map(Call::ReadParams),
+        1 => target().prop_map(Call::ReadHalfParams),
+        1 => target().prop_map(Call::ReadGrads),
         1 => target().prop_map(Call::ReadMomentum),
+        1 => Just(Call::ReadLossScale),
         1 => (proptest::collection::vec(slot(), 4), proptest::bool::weighted(0.7))
             .prop_map(|(slots, in_order)| Call::Sharded { slots, in_order }),
         1 => prop_oneof![
@@ -275,7 +300,12 @@ fn call() -> impl Strategy<Value = Call> {
 
 /// Runs the calls, and says whether some step succeeded after finite non-zero gradients were
 /// written: the case reached the kernels with data, not just validation.
-fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
+fn run(
+    tensors: &[(usize, usize)],
+    precision: Precision,
+    config: AligConfig,
+    calls: &[Call],
+) -> bool {
     let own_gpu;
     let gpu = if calls.iter().any(|call| matches!(call, Call::LoseDevice)) {
         own_gpu = common::gpu();
@@ -286,9 +316,24 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
     let (device, queue) = (&gpu.device, &gpu.queue);
     let other = other_gpu();
     let tensors: Vec<(&str, usize)> = tensors.iter().map(|&(n, len)| (NAMES[n], len)).collect();
-    let Ok(arena) = Arena::new(device, &tensors) else {
+    // Without SHADER_F16 an f16 arena is refused with the typed error; the case goes on f32.
+    let precision =
+        if precision.needs_f16() && !device.features().contains(wgpu::Features::SHADER_F16) {
+            let refused = Arena::with_precision(device, &tensors, precision);
+            assert!(
+                matches!(refused, Err(Error::MissingFeature(_))),
+                "an f16 arena without SHADER_F16: {refused:?}"
+            );
+            Precision::F32
+        } else {
+            precision
+        };
+    let Ok(arena) = Arena::with_precision(device, &tensors, precision) else {
         return false;
     };
+    if precision.needs_f16() {
+        F16_ARENAS.fetch_add(1, Ordering::Relaxed);
+    }
     let Ok(mut alig) = Alig::new(device, &arena, config) else {
         return false;
     };
@@ -357,9 +402,22 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
             Call::ReadParams(tensor) => {
                 let _ = arena.read_params(device, queue, target(tensor).0);
             }
+            Call::ReadHalfParams(tensor) => {
+                let read = arena.read_half_params(device, queue, target(tensor).0);
+                if precision != Precision::F16 && !lost {
+                    assert!(
+                        matches!(read, Err(Error::NoHalfParams(_) | Error::UnknownTensor(_))),
+                        "read_half_params on {precision:?}: {read:?}"
+                    );
+                }
+            }
+            Call::ReadGrads(tensor) => {
+                let _ = arena.read_grads(device, queue, target(tensor).0);
+            }
             Call::ReadMomentum(tensor) => {
                 let _ = alig.read_momentum(device, queue, target(tensor).0);
             }
+            Call::ReadLossScale => read_loss_scale(gpu, &alig, lost),
             Call::OtherDevice(call) => {
                 let (device, queue) = (&other.device, &other.queue);
                 let name = tensors[0].0;
@@ -433,6 +491,84 @@ fn run(tensors: &[(usize, usize)], config: AligConfig, calls: &[Call]) -> bool {
     stepped_on_data
 }
 
+/// Binds the loss scale as an engine's backward pass does (`var<storage, read>`), copies it
+/// out with a kernel, and checks it is a finite positive scale. On a lost device only the
+/// binding is asked for: the test's own kernel could not be built there.
+fn read_loss_scale(gpu: &Gpu, alig: &Alig, lost: bool) {
+    let binding = alig.loss_scale_binding();
+    if lost {
+        return;
+    }
+    let device = &gpu.device;
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("read the loss scale"),
+        source: wgpu::ShaderSource::Wgsl(
+            "@group(0) @binding(0) var<storage, read> loss_scale: f32;
+             @group(0) @binding(1) var<storage, read_write> out: f32;
+             @compute @workgroup_size(1) fn main() { out = loss_scale; }"
+                .into(),
+        ),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: None,
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let buffer = |usage| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 4,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let out = buffer(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+    let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(binding),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: out.as_entire_binding(),
+            },
+        ],
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+    encoder.copy_buffer_to_buffer(&out, 0, &staging, 0, 4);
+    gpu.queue.submit([encoder.finish()]);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("device poll");
+    receiver.recv().expect("map callback ran").expect("mapped");
+    let scale: f32 = {
+        let view = staging.get_mapped_range(..).expect("mapped range");
+        bytemuck::pod_read_unaligned(&view)
+    };
+    staging.unmap();
+    assert!(
+        scale.is_finite() && scale > 0.0,
+        "the loss scale the backward pass reads is {scale}"
+    );
+}
+
 /// Another device is refused; once this case's device is lost, that is the answer instead.
 fn refused(result: wgpu_alig::Result<()>) -> bool {
     matches!(result, Err(Error::WrongDevice | Error::DeviceLost))
@@ -451,11 +587,12 @@ fn no_input_panics() {
     let reached_a_step = Cell::new(0u32);
     let strategy = (
         tensors(),
+        precision(),
         config(),
         proptest::collection::vec(call(), 4..24),
     );
-    let result = runner.run(&strategy, |(tensors, config, calls)| {
-        if run(&tensors, config, &calls) {
+    let result = runner.run(&strategy, |(tensors, precision, config, calls)| {
+        if run(&tensors, precision, config, &calls) {
             reached_a_step.set(reached_a_step.get() + 1);
         }
         Ok(())
@@ -464,7 +601,10 @@ fn no_input_panics() {
         panic!("{e}\n{runner}");
     }
     let reached = reached_a_step.get();
-    println!("{reached} of {CASES} cases stepped on non-zero gradients");
+    println!(
+        "{reached} of {CASES} cases stepped on non-zero gradients; {} built an f16 arena",
+        F16_ARENAS.load(Ordering::Relaxed)
+    );
     // About 60% reach a step; a quarter is more than 5 standard deviations below that.
     assert!(
         reached * 4 >= CASES,

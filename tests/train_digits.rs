@@ -1,6 +1,7 @@
 //! The `train_digits` example's engine on a real adapter: its backward kernels against an f64
-//! CPU port of the same network, and short training runs on the UCI digits, ALI-G and the SGD
-//! baseline. Also the data loader's checks.
+//! CPU port of the same network, and short training runs on the UCI digits, ALI-G (also on an
+//! f16 arena, where the adapter has `SHADER_F16`) and the SGD baseline. Also the data loader's
+//! checks.
 
 // The test uses part of the example's engine, which is included as the example includes it.
 #[allow(dead_code)]
@@ -10,6 +11,7 @@ mod engine;
 mod common;
 
 use common::gpu;
+use engine::common::training::Model;
 use engine::dataset::{self, DatasetError, Digits, CLASSES, INPUTS, SAMPLES};
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
@@ -17,6 +19,7 @@ use engine::mlp::Mlp;
 use engine::optimizers::{OptimizerSpec, Schedule};
 use engine::readback::read_f32s;
 use engine::training::{train, TrainingConfig, TrainingReport};
+use wgpu_alig::Precision;
 
 const HIDDEN: usize = 64;
 const BATCH: usize = 64;
@@ -28,10 +31,26 @@ fn digits() -> (Digits, Digits) {
 }
 
 fn run(optimizer: OptimizerSpec, epochs: usize) -> TrainingReport {
+    run_with_precision(optimizer, epochs, Precision::F32).expect("f32 needs no feature")
+}
+
+/// [`run`] on an arena of `precision`; `None` (after saying so) where the adapter lacks
+/// `SHADER_F16`, which the f16 kinds need.
+fn run_with_precision(
+    optimizer: OptimizerSpec,
+    epochs: usize,
+    precision: Precision,
+) -> Option<TrainingReport> {
     let (train_set, test_set) = digits();
     assert_eq!((train_set.len(), test_set.len()), (1437, 360));
     let gpu = gpu();
-    let kernels = Kernels::new(&gpu.device, HIDDEN).unwrap();
+    if precision.needs_f16() && !gpu.device.features().contains(wgpu::Features::SHADER_F16) {
+        let refused = Kernels::with_precision(&gpu.device, HIDDEN, precision).unwrap_err();
+        assert!(refused.to_string().contains("SHADER_F16"), "{refused}");
+        eprintln!("no SHADER_F16 on this adapter: the {precision:?} run was skipped");
+        return None;
+    }
+    let kernels = Kernels::with_precision(&gpu.device, HIDDEN, precision).unwrap();
     let train_gpu = DeviceDigits::upload(&gpu.device, &train_set);
     let test_gpu = DeviceDigits::upload(&gpu.device, &test_set);
     let config = TrainingConfig {
@@ -40,7 +59,7 @@ fn run(optimizer: OptimizerSpec, epochs: usize) -> TrainingReport {
         seed: 7,
         optimizer,
     };
-    train(
+    let report = train(
         &gpu.device,
         &gpu.queue,
         &kernels,
@@ -49,7 +68,8 @@ fn run(optimizer: OptimizerSpec, epochs: usize) -> TrainingReport {
         &config,
         &mut |_| {},
     )
-    .unwrap()
+    .unwrap();
+    Some(report)
 }
 
 /// The loss of the first mini-batch against the final loss on the whole training set.
@@ -78,6 +98,139 @@ fn alig_drives_the_digits_loss_down_and_generalises() {
             step.step_size
         );
     }
+}
+
+/// ALI-G on f16 weights and gradients (f32 master weights) with a dynamic loss scale: the
+/// engine's kernels read the f16 copy and write f16 gradients scaled by S. It learns as the
+/// f32 run does; the first steps may overflow f16 at S = 2^16 and be skipped while S falls.
+#[test]
+fn alig_learns_the_digits_on_an_f16_arena() {
+    let max_lr = 1.0;
+    let Some(report) = run_with_precision(OptimizerSpec::Alig { max_lr }, 10, Precision::F16)
+    else {
+        return;
+    };
+    let (first, last) = loss_drop(&report);
+    assert!(
+        last * 10.0 <= first,
+        "ALI-G f16: the loss fell from {first} to {last}, less than 10x"
+    );
+    let test_accuracy = report.evaluation.held_out.accuracy;
+    assert!(
+        test_accuracy > 0.90,
+        "ALI-G f16: test accuracy {test_accuracy}"
+    );
+    assert!(
+        report.skipped_steps as usize * 20 <= report.steps,
+        "ALI-G f16: {} of {} steps skipped",
+        report.skipped_steps,
+        report.steps
+    );
+}
+
+/// The backward pass on an f16 arena (`Precision::F16`: f16 weights read, f16 gradients
+/// written) with a loss scale of 2^10 bound: each gradient is 2^10 times the f32 engine's from
+/// the same f32 weights rounded to f16, within the f16 rounding of weights and gradients.
+#[test]
+fn f16_backward_writes_the_scaled_gradients() {
+    let gpu = gpu();
+    if !gpu.device.features().contains(wgpu::Features::SHADER_F16) {
+        eprintln!("no SHADER_F16 on this adapter: the f16 backward pass was not run");
+        return;
+    }
+    const SCALE: f32 = 1024.0;
+    let (train_set, test_set) = digits();
+    let train_gpu = DeviceDigits::upload(&gpu.device, &train_set);
+    let test_gpu = DeviceDigits::upload(&gpu.device, &test_set);
+    let names = ["w1", "b1", "w2", "b2"];
+    let grads = |precision: Precision, scale: Option<f32>| {
+        let kernels = Kernels::with_precision(&gpu.device, HIDDEN, precision).unwrap();
+        let mlp = Mlp::new(&gpu.device, &kernels, &train_gpu, &test_gpu, BATCH).unwrap();
+        mlp.init_params(&gpu.queue, 3).unwrap();
+        if precision == Precision::F32 {
+            // The f16 run's weights (rounded to nearest, as its f16 copy is), so that only the
+            // gradients' rounding differs.
+            for name in names {
+                let rounded: Vec<f32> = mlp
+                    .arena
+                    .read_params(&gpu.device, &gpu.queue, name)
+                    .unwrap()
+                    .iter()
+                    .map(|&w| half::f16::from_f32(w).to_f32())
+                    .collect();
+                mlp.arena.write_params(&gpu.queue, name, &rounded).unwrap();
+            }
+        }
+        if let Some(scale) = scale {
+            let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("loss scale"),
+                size: 4,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            gpu.queue
+                .write_buffer(&buffer, 0, bytemuck::bytes_of(&scale));
+            Model::bind_loss_scale(&mlp, &gpu.device, buffer.as_entire_buffer_binding()).unwrap();
+        }
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            mlp.record_train_batch(&mut pass, 0);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        names.map(|name| mlp.arena.read_grads(&gpu.device, &gpu.queue, name).unwrap())
+    };
+    let exact = grads(Precision::F32, None);
+    let half = grads(Precision::F16, Some(SCALE));
+    for ((name, exact), half) in names.iter().zip(&exact).zip(&half) {
+        let largest = exact.iter().fold(0f32, |m, g| m.max(g.abs()));
+        assert!(largest > 0.0, "{name}: the gradient is zero");
+        for (i, (&e, &h)) in exact.iter().zip(half).enumerate() {
+            // f16 keeps 11 bits: 2^-11 of the value, and 1e-3 of the tensor's largest for
+            // the sums of products of f16-rounded hidden-layer weights.
+            let error = (h / SCALE - e).abs();
+            assert!(
+                error <= e.abs() * 2f32.powi(-10) + 1e-3 * largest,
+                "d{name}[{i}]: f16 {h} / {SCALE} vs f32 {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sgd_refuses_an_f16_arena() {
+    let gpu = gpu();
+    if !gpu.device.features().contains(wgpu::Features::SHADER_F16) {
+        eprintln!("no SHADER_F16 on this adapter: nothing to refuse");
+        return;
+    }
+    let (train_set, test_set) = digits();
+    let kernels = Kernels::with_precision(&gpu.device, HIDDEN, Precision::F16Grads).unwrap();
+    let train_gpu = DeviceDigits::upload(&gpu.device, &train_set);
+    let test_gpu = DeviceDigits::upload(&gpu.device, &test_set);
+    let config = TrainingConfig {
+        epochs: 1,
+        batch_size: BATCH,
+        seed: 7,
+        optimizer: OptimizerSpec::Sgd {
+            lr: 0.1,
+            schedule: Schedule::Constant,
+        },
+    };
+    let refused = train(
+        &gpu.device,
+        &gpu.queue,
+        &kernels,
+        &train_gpu,
+        &test_gpu,
+        &config,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("f32 kernels only"),
+        "{refused}"
+    );
 }
 
 #[test]

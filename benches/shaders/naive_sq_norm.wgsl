@@ -1,6 +1,7 @@
 // The baseline's norm: what a user without an arena writes. One dispatch per tensor, each
 // workgroup sums g*g over its grid-stride share and writes one partial; the host reads the
-// partials of every tensor back and adds them up.
+// partials of every tensor back and adds them up. After the crate's precision prelude
+// (`GradVec4`: f32 or f16 gradients, summed in f32).
 
 struct TensorPartials {
     first: u32, // index of this tensor's first partial in `partials`
@@ -10,7 +11,7 @@ struct TensorPartials {
 }
 
 @group(0) @binding(0) var<uniform> tensor: TensorPartials;
-@group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 
 const WG_SIZE: u32 = 256u;
@@ -28,7 +29,7 @@ fn naive_sq_norm(
     let stride = num_workgroups.x * WG_SIZE;
     var sum = vec4<f32>(0.0);
     for (var i = global_id.x; i < len; i = i + stride) {
-        let g = grads[i];
+        let g = vec4<f32>(grads[i]);
         sum = sum + g * g;
     }
     sums[local_index] = (sum.x + sum.y) + (sum.z + sum.w);

@@ -1,5 +1,7 @@
 // The baseline's update: one dispatch per tensor, with the step size the host computed from
-// the norm it read back. Same update rules as the crate (momentum: the Nesterov form).
+// the norm it read back. Same update rules as the crate (momentum: the Nesterov form). After
+// the crate's precision prelude: f32 or f16 gradients, and with `Precision::F16` the f16
+// copy of the parameters written after the f32 ones (`store_half_params`).
 
 struct StepSize {
     gamma: f32,
@@ -9,7 +11,7 @@ struct StepSize {
 }
 
 @group(0) @binding(0) var<uniform> step: StepSize;
-@group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(2) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> momentum: array<vec4<f32>>;
 
@@ -24,7 +26,9 @@ fn naive_sgd_update(
     let len = arrayLength(&params);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < len; i = i + stride) {
-        params[i] = params[i] - step.gamma * grads[i];
+        let w = params[i] - step.gamma * vec4<f32>(grads[i]);
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }
 
@@ -39,9 +43,11 @@ fn naive_momentum_update(
     let gamma = step.gamma;
     let mu = step.momentum;
     for (var i = global_id.x; i < len; i = i + stride) {
-        let s = gamma * grads[i];
+        let s = gamma * vec4<f32>(grads[i]);
         let z = mu * momentum[i] - s;
         momentum[i] = z;
-        params[i] = (params[i] - s) + mu * z;
+        let w = (params[i] - s) + mu * z;
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }

@@ -1,8 +1,9 @@
 // Roofline of pass 1: reads every gradient once, like `grad_sq_norm`, with no arithmetic to
 // speak of and no reduction. The store below never runs on finite data; it only keeps the
-// compiler from dropping the loads.
+// compiler from dropping the loads. After the crate's precision prelude (`GradVec4`: f32 or
+// f16 gradients, summed in f32 as `grad_sq_norm` sums them).
 
-@group(0) @binding(0) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(1) var<storage, read_write> sink: array<vec4<f32>>;
 
 const WG_SIZE: u32 = 256u;
@@ -21,7 +22,7 @@ fn streaming_read(
     let stride = num_workgroups.x * WG_SIZE;
     var sum = vec4<f32>(0.0);
     for (var i = global_id.x; i < len; i = i + stride) {
-        sum = sum + grads[i];
+        sum = sum + vec4<f32>(grads[i]);
     }
     if (sum.x + sum.y) + (sum.z + sum.w) == UNREACHABLE_SUM {
         sink[0] = sum;
@@ -38,7 +39,7 @@ fn streaming_read_barrier(
     let stride = num_workgroups.x * WG_SIZE;
     var sum = vec4<f32>(0.0);
     for (var i = global_id.x; i < len; i = i + stride) {
-        sum = sum + grads[i];
+        sum = sum + vec4<f32>(grads[i]);
     }
     workgroupBarrier();
     if (sum.x + sum.y) + (sum.z + sum.w) == UNREACHABLE_SUM {
@@ -79,7 +80,7 @@ fn compensated_sq_sum(first: u32, stride: u32) -> vec4<f32> {
     var compensation = vec4<f32>(0.0);
     var max_bits = 0u;
     for (var i = first; i < len; i = i + stride) {
-        let g = grads[i];
+        let g = vec4<f32>(grads[i]);
         let bits = bitcast<vec4<u32>>(g) & vec4<u32>(0x7fffffffu);
         max_bits = max(max_bits, max(max(bits.x, bits.y), max(bits.z, bits.w)));
         let y = g * g - compensation;

@@ -1,8 +1,10 @@
 // Roofline of pass 2: reads w and g (and z) and writes w (and z) once each, like
 // `alig_update`, with one add per value instead of the ALI-G arithmetic. Every stored value
-// depends on every load, so none can be dropped.
+// depends on every load, so none can be dropped. After the crate's precision prelude
+// (`GradVec4`, and `store_half_params`, which with `Precision::F16` writes the f16 copy of w
+// as `alig_update` does, and elsewhere nothing).
 
-@group(0) @binding(0) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> grads: array<GradVec4>;
 @group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> momentum: array<vec4<f32>>;
 
@@ -17,7 +19,9 @@ fn streaming_update(
     let len = arrayLength(&params);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < len; i = i + stride) {
-        params[i] = params[i] + grads[i];
+        let w = params[i] + vec4<f32>(grads[i]);
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }
 
@@ -30,10 +34,12 @@ fn streaming_update_momentum(
     let len = arrayLength(&params);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < len; i = i + stride) {
-        let g = grads[i];
+        let g = vec4<f32>(grads[i]);
         let z = momentum[i] + g;
         momentum[i] = z;
-        params[i] = params[i] + z;
+        let w = params[i] + z;
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }
 
@@ -50,10 +56,12 @@ fn streaming_update_momentum_barrier(
     let len = arrayLength(&params);
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < len; i = i + stride) {
-        let g = grads[i];
+        let g = vec4<f32>(grads[i]);
         let z = momentum[i] + g;
         momentum[i] = z;
-        params[i] = params[i] + z;
+        let w = params[i] + z;
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }
 
@@ -84,9 +92,11 @@ fn streaming_update_momentum_arithmetic_barrier(
 fn alig_update_share(first: u32, stride: u32) {
     let len = arrayLength(&params);
     for (var i = first; i < len; i = i + stride) {
-        let step = GAMMA * grads[i];
+        let step = GAMMA * vec4<f32>(grads[i]);
         let z = MU * momentum[i] - step;
         momentum[i] = z;
-        params[i] = (params[i] - step) + MU * z;
+        let w = (params[i] - step) + MU * z;
+        params[i] = w;
+        store_half_params(i, w, vec4<bool>(true));
     }
 }

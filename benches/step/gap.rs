@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use wgpu_alig::Precision;
+
 use crate::alternate::alternating_medians;
 use crate::fused_step;
 use crate::options::Options;
@@ -51,6 +53,7 @@ pub fn run_section(
         n,
         tensors: 1,
         momentum: true,
+        precision: Precision::F32,
     };
     let mut workload = Workload::new(device, queue, spec);
     let bytes = workload.arena_bytes();

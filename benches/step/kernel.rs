@@ -1,4 +1,22 @@
-//! A compute pipeline with an explicit bind group layout: the one helper the baselines share.
+//! A compute pipeline with an explicit bind group layout, and the precision preludes of its
+//! modules: the helpers the baselines share.
+
+use wgpu_alig::Precision;
+
+/// The binding of the f16 copy of the parameters in the crate's `precision_f16.wgsl`.
+pub const HALF_PARAMS_BINDING: u32 = 9;
+
+/// A baseline's module: the crate's prelude of `precision` (`GradVec4`, the gradients'
+/// element type; `store_half_params`, which writes the f16 copy of the parameters with
+/// `Precision::F16` and nothing elsewhere), then `source`.
+pub fn module(precision: Precision, source: &str) -> String {
+    let prelude = match precision {
+        Precision::F32 => include_str!("../../shaders/precision_f32.wgsl"),
+        Precision::F16Grads => include_str!("../../shaders/precision_f16_grads.wgsl"),
+        Precision::F16 => include_str!("../../shaders/precision_f16.wgsl"),
+    };
+    [prelude, source].join("\n")
+}
 
 /// How a kernel uses one binding of its bind group.
 #[derive(Clone, Copy)]

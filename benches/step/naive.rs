@@ -10,7 +10,7 @@ use wgpu::util::DeviceExt;
 use wgpu_alig::{AligConfig, ArenaLayout};
 
 use crate::fused_step::BENCH_LOSS;
-use crate::kernel::{grid_stride_workgroups, Access, Kernel};
+use crate::kernel::{grid_stride_workgroups, module, Access, Kernel, HALF_PARAMS_BINDING};
 use crate::timer::{wait_idle, Sample, Timer};
 use crate::workload::Buffers;
 
@@ -64,26 +64,36 @@ impl Naive {
             return Err("n/a (tensor larger than one binding)".to_string());
         }
 
+        let precision = buffers.precision;
         let sq_norm = Kernel::new(
             device,
-            SQ_NORM_WGSL,
+            &module(precision, SQ_NORM_WGSL),
             "naive_sq_norm",
             &[(0, Uniform), (1, Read), (2, ReadWrite)],
         );
-        let update = match buffers.momentum {
-            None => Kernel::new(
-                device,
-                UPDATE_WGSL,
-                "naive_sgd_update",
-                &[(0, Uniform), (1, Read), (2, ReadWrite)],
-            ),
-            Some(_) => Kernel::new(
-                device,
-                UPDATE_WGSL,
-                "naive_momentum_update",
-                &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)],
-            ),
+        let mut update_bindings = vec![(0, Uniform), (1, Read), (2, ReadWrite)];
+        let update_entry = match buffers.momentum {
+            None => "naive_sgd_update",
+            Some(_) => {
+                update_bindings.push((3, ReadWrite));
+                "naive_momentum_update"
+            }
         };
+        if buffers.half_params.is_some() {
+            update_bindings.push((HALF_PARAMS_BINDING, ReadWrite));
+        }
+        let update = Kernel::new(
+            device,
+            &module(precision, UPDATE_WGSL),
+            update_entry,
+            &update_bindings,
+        );
+        // A tensor's range in a buffer of `element_bytes` elements (the ranges are of the
+        // f32 ones).
+        let of = |(offset, size): (u64, u64), element_bytes: u64| {
+            (offset / 4 * element_bytes, size / 4 * element_bytes)
+        };
+        let grad_bytes = precision.grad_bytes();
 
         // Each tensor's partials follow the previous tensor's; a tensor finds its first one
         // in its own slot of one uniform buffer.
@@ -133,29 +143,38 @@ impl Naive {
             .iter()
             .zip(&workgroups)
             .enumerate()
-            .map(|(i, (&(offset, size), &workgroups))| Dispatch {
-                bind_group: sq_norm.bind_group(
-                    device,
-                    &[
-                        (0, &tensor_partials, i as u64 * uniform_stride, 16),
-                        (1, buffers.grads, offset, size),
-                        (2, &partials, 0, partials_bytes),
-                    ],
-                ),
-                workgroups,
+            .map(|(i, (&range, &workgroups))| {
+                let (grad_offset, grad_size) = of(range, grad_bytes);
+                Dispatch {
+                    bind_group: sq_norm.bind_group(
+                        device,
+                        &[
+                            (0, &tensor_partials, i as u64 * uniform_stride, 16),
+                            (1, buffers.grads, grad_offset, grad_size),
+                            (2, &partials, 0, partials_bytes),
+                        ],
+                    ),
+                    workgroups,
+                }
             })
             .collect();
         let update_dispatches = tensor_ranges
             .iter()
             .zip(&workgroups)
-            .map(|(&(offset, size), &workgroups)| {
+            .map(|(&range, &workgroups)| {
+                let (offset, size) = range;
+                let (grad_offset, grad_size) = of(range, grad_bytes);
                 let mut ranges = vec![
                     (0, &step_size, 0, 16),
-                    (1, buffers.grads, offset, size),
+                    (1, buffers.grads, grad_offset, grad_size),
                     (2, buffers.params, offset, size),
                 ];
                 if let Some(momentum) = buffers.momentum {
                     ranges.push((3, momentum, offset, size));
+                }
+                if let Some(half_params) = buffers.half_params {
+                    let (half_offset, half_size) = of(range, 2);
+                    ranges.push((HALF_PARAMS_BINDING, half_params, half_offset, half_size));
                 }
                 Dispatch {
                     bind_group: update.bind_group(device, &ranges),

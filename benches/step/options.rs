@@ -2,10 +2,16 @@
 //! `--quick`), a size filter with `ALIG_BENCH_N=1e6,1.6e7` (or `--n 1e6,1.6e7`), and wall time
 //! even where the adapter has timestamp queries with `ALIG_BENCH_WALL_CLOCK=1`;
 //! `ALIG_BENCH_SPLIT_SWEEP=1` runs only the work-split sweep, and `ALIG_BENCH_CSV=FILE` writes
-//! the main table's rows (or the sweep's) to FILE as CSV too.
+//! the main table's rows (or the sweep's) to FILE as CSV too. `ALIG_BENCH_PRECISION=f32,f16`
+//! (or `--precision f32,f16`) picks the main table's precisions (default: `f32`, `f16-grads`
+//! and `f16`, the f16 ones where the adapter has `SHADER_F16`).
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use wgpu_alig::Precision;
+
+use crate::table::precision_name;
 
 /// Total parameter counts of the full table.
 const FULL_SIZES: [usize; 4] = [10_000, 1_000_000, 16_000_000, 64_000_000];
@@ -16,6 +22,9 @@ pub const TENSOR_COUNTS: [usize; 3] = [1, 100, 1000];
 
 pub struct Options {
     pub sizes: Vec<usize>,
+    /// The precisions of the main table's rows: each (size, tensors, momentum) gets a row of
+    /// each, one after the other.
+    pub precisions: Vec<Precision>,
     pub quick: bool,
     /// Time everything on the host's wall clock, as on an adapter without timestamp queries.
     pub wall_clock_only: bool,
@@ -50,6 +59,15 @@ impl Options {
             std::env::var("ALIG_BENCH_HOST_SCALE").is_ok_and(|v| !v.is_empty() && v != "0");
         let split_sweep_only =
             std::env::var("ALIG_BENCH_SPLIT_SWEEP").is_ok_and(|v| !v.is_empty() && v != "0");
+        let precisions = args
+            .iter()
+            .position(|a| a == "--precision")
+            .and_then(|i| args.get(i + 1).cloned())
+            .or_else(|| std::env::var("ALIG_BENCH_PRECISION").ok())
+            .filter(|list| !list.trim().is_empty())
+            .map_or(Precision::ALL.to_vec(), |list| {
+                list.split(',').map(parse_precision).collect()
+            });
         let csv = std::env::var_os("ALIG_BENCH_CSV")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
@@ -61,6 +79,7 @@ impl Options {
         if quick {
             Self {
                 sizes,
+                precisions: precisions.clone(),
                 quick,
                 wall_clock_only,
                 row_budget: Duration::from_millis(500),
@@ -74,6 +93,7 @@ impl Options {
         } else {
             Self {
                 sizes,
+                precisions,
                 quick,
                 wall_clock_only,
                 row_budget: Duration::from_secs(15),
@@ -93,6 +113,15 @@ impl Options {
         // An odd count makes the median one measured value.
         (fit as usize).clamp(self.min_reps, self.max_reps) | 1
     }
+}
+
+/// Parses `f32`, `f16-grads` or `f16`.
+fn parse_precision(text: &str) -> Precision {
+    let text = text.trim();
+    Precision::ALL
+        .into_iter()
+        .find(|&p| precision_name(p) == text)
+        .unwrap_or_else(|| panic!("not a precision: {text:?} (f32, f16-grads or f16)"))
 }
 
 /// Parses `10000`, `1e6` or `1.6e7`.

@@ -30,10 +30,10 @@ pub fn print(gpu: &Gpu, timer: &Timer, options: &Options) {
         println!("mode: QUICK (ALIG_BENCH_QUICK / --quick): few repetitions, small sizes only");
     }
     println!();
-    println!(
-        "Each row: N trainable f32 parameters split into equal tensors, momentum off or on (0.9,"
-    );
-    println!("Nesterov), max_lr 0.1, host loss. Four variants on the same buffers, interleaved:");
+    println!("Each row: N trainable parameters split into equal tensors, momentum off or on (0.9,");
+    println!("Nesterov), max_lr 0.1, host loss, in one precision (`prec`: f32; f16-grads, f16");
+    println!("gradients; f16, f16 gradients and parameters with the f32 master the step updates).");
+    println!("Four variants on the same buffers, interleaved:");
     println!(
         "  step      the crate's step: one compute pass, two dispatches (timed pass start to end)"
     );
@@ -42,23 +42,32 @@ pub fn print(gpu: &Gpu, timer: &Timer, options: &Options) {
     );
     println!("            of, same pass/dispatch structure and workgroup count: the roofline");
     println!("            (the step also reads pass 1's partials in every workgroup of pass 2:");
-    println!("            8 B x workgroups^2, cache-resident, not counted in the traffic below)");
-    println!(
-        "  copy      copy_buffer_to_buffer of half the step's bytes (read + written = the step's)"
-    );
+    println!("            8 B x workgroups^2, cache-resident, not counted in the traffic below);");
+    println!("            each precision's roof reads and writes that precision's element types");
+    println!("  copy      copy_buffer_to_buffer of half the minimum traffic (read + written = it)");
     println!(
         "  naive     one dispatch per tensor for the norm, partials read back (map + wait), step"
     );
-    println!("            size on the host, one dispatch per tensor for the update");
+    println!("            size on the host, one dispatch per tensor for the update (same element");
+    println!("            types as the step)");
     println!("Times are medians over `reps` repetitions after warm-up, each from an idle device.");
     println!(
-        "GB/s  = minimum traffic / time, minimum traffic = 4 B * N * (1 + 2) without momentum,"
+        "B/p   = bytes per parameter the step and its roof move (Precision::step_bytes_per_param):"
     );
     println!(
-        "        4 B * N * (1 + 2 + 2) with: g read in pass 1; w, g (, z) read and w (, z) written"
+        "        g read in pass 1; w, g (, z) read and w (, z) written in pass 2, and with f16"
     );
-    println!("        in pass 2. Padding is not counted; `arena` = arena elements / N (the step, roof and");
-    println!("        copy all move the arena's bytes, padding included).");
+    println!("        the f16 copy of w written; f32 w and z, g of 4 B (f32) or 2 B (f16).");
+    println!(
+        "GB/s  = minimum traffic / time, minimum traffic = N * (B/p - the bytes of one g): every"
+    );
+    println!(
+        "        buffer read or written once; with f32, 4 B * N * (1 + 2) without momentum and"
+    );
+    println!(
+        "        4 B * N * (1 + 2 + 2) with. Padding is not counted; `arena` = arena elements / N"
+    );
+    println!("        (the step, roof and copy all move the arena's bytes, padding included).");
     println!("frac  = roof time / step time: the fraction of the roofline the step reaches.");
     println!(
         "n/s   = naive wall / step wall (same clock for both: the naive step's host round trip is"

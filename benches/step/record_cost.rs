@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use wgpu_alig::Loss;
+use wgpu_alig::{Loss, Precision};
 
 use crate::command_floor::CommandFloor;
 use crate::cpu_time::HostTimes;
@@ -104,6 +104,7 @@ pub fn run_section(
             n: RECORD_COST_N,
             tensors,
             momentum: true,
+            precision: Precision::F32,
         };
         let mut workload = Workload::new(device, queue, spec);
         let naive = workload

@@ -55,7 +55,9 @@ pub fn run(
         .buffers()
         .map(|b| Streaming::new(device, b, arena_bytes))
         .ok_or_else(no_buffers);
-    let copy = CopyBandwidth::new(device, arena_bytes * spec.traffic_factor() / 2)
+    // Half the minimum traffic of the arena's elements, padding included.
+    let copy_bytes = workload.layout.len() as u64 * spec.min_bytes_per_param() / 2;
+    let copy = CopyBandwidth::new(device, copy_bytes)
         .ok_or_else(|| "n/a (copy larger than one buffer)".to_string());
     let naive = workload
         .buffers()

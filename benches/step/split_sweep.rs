@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use wgpu_alig::Precision;
+
 use crate::alternate::alternating_medians;
 use crate::csv::{self, CsvFile};
 use crate::fused_step;
@@ -88,6 +90,7 @@ fn sweep_size(
         n,
         tensors: 1,
         momentum: true,
+        precision: Precision::F32,
     };
     let mut workload = Workload::new(device, queue, spec);
     let bytes = workload.arena_bytes();

@@ -1,9 +1,11 @@
 //! The roofline: a kernel pair that moves exactly the bytes of the step (pass 1 reads g;
-//! pass 2 reads w, g (and z) and writes w (and z)) with no arithmetic to speak of, in one
-//! compute pass of two dispatches like the step. Arenas larger than one storage binding are
+//! pass 2 reads w, g (and z) and writes w (and z), and with `Precision::F16` the f16 copy of
+//! w) with no arithmetic to speak of, in one compute pass of two dispatches like the step.
+//! Each kernel's module starts with the crate's own precision prelude, so that it reads and
+//! writes the element types the step does. Arenas larger than one storage binding are
 //! streamed in windows, one dispatch per window and pass.
 
-use crate::kernel::{grid_stride_workgroups, Access, Kernel};
+use crate::kernel::{grid_stride_workgroups, module, Access, Kernel, HALF_PARAMS_BINDING};
 use crate::timer::{measure, Sample, Timer};
 use crate::workload::Buffers;
 
@@ -59,8 +61,8 @@ impl Variant {
 }
 
 impl Streaming {
-    /// Streams the first `bytes` of `buffers`, windows and workgroups per window as the crate
-    /// picks them.
+    /// Streams the first `bytes` of `buffers` (bytes of the f32 buffers; the f16 ones stream
+    /// as many elements), windows and workgroups per window as the crate picks them.
     pub fn new(device: &wgpu::Device, buffers: Buffers<'_>, bytes: u64) -> Self {
         Self::variant(device, buffers, bytes, Variant::Plain)
     }
@@ -87,22 +89,31 @@ impl Streaming {
         workgroups: impl Fn(u64) -> u32,
     ) -> Self {
         use Access::*;
+        let precision = buffers.precision;
         let (read_entry, momentum_entry) = variant.entry_points();
-        let read = Kernel::new(device, READ_WGSL, read_entry, &[(0, Read), (1, ReadWrite)]);
-        let update = match buffers.momentum {
-            None => Kernel::new(
-                device,
-                UPDATE_WGSL,
-                "streaming_update",
-                &[(0, Read), (1, ReadWrite)],
-            ),
-            Some(_) => Kernel::new(
-                device,
-                UPDATE_WGSL,
-                momentum_entry,
-                &[(0, Read), (1, ReadWrite), (2, ReadWrite)],
-            ),
+        let read = Kernel::new(
+            device,
+            &module(precision, READ_WGSL),
+            read_entry,
+            &[(0, Read), (1, ReadWrite)],
+        );
+        let mut update_bindings = vec![(0, Read), (1, ReadWrite)];
+        let update_entry = match buffers.momentum {
+            None => "streaming_update",
+            Some(_) => {
+                update_bindings.push((2, ReadWrite));
+                momentum_entry
+            }
         };
+        if buffers.half_params.is_some() {
+            update_bindings.push((HALF_PARAMS_BINDING, ReadWrite));
+        }
+        let update = Kernel::new(
+            device,
+            &module(precision, UPDATE_WGSL),
+            update_entry,
+            &update_bindings,
+        );
         let sink = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("streaming sink"),
             size: 16,
@@ -110,23 +121,39 @@ impl Streaming {
             mapped_at_creation: false,
         });
         let limits = device.limits();
-        let alignment = u64::from(limits.min_storage_buffer_offset_alignment);
+        // Windows of the f32 buffers; an f16 buffer's window starts at half the offset, so
+        // the f16 kinds align the f32 offsets twice as much (as the crate does).
+        let alignment = u64::from(limits.min_storage_buffer_offset_alignment)
+            * if precision.needs_f16() { 2 } else { 1 };
         let max_window = limits.max_storage_buffer_binding_size / alignment * alignment;
+        // (offset, size) of an f32 window in a buffer of `element_bytes` elements.
+        let of = |offset: u64, size: u64, element_bytes: u64| {
+            (offset / 4 * element_bytes, size / 4 * element_bytes)
+        };
+        let grad_bytes = precision.grad_bytes();
         let windows = (0..bytes)
             .step_by(max_window as usize)
             .map(|offset| {
                 let size = max_window.min(bytes - offset);
+                let (grad_offset, grad_size) = of(offset, size, grad_bytes);
                 let mut update_ranges = vec![
-                    (0, buffers.grads, offset, size),
+                    (0, buffers.grads, grad_offset, grad_size),
                     (1, buffers.params, offset, size),
                 ];
                 if let Some(momentum) = buffers.momentum {
                     update_ranges.push((2, momentum, offset, size));
                 }
+                if let Some(half_params) = buffers.half_params {
+                    let (half_offset, half_size) = of(offset, size, 2);
+                    update_ranges.push((HALF_PARAMS_BINDING, half_params, half_offset, half_size));
+                }
                 Window {
                     read: read.bind_group(
                         device,
-                        &[(0, buffers.grads, offset, size), (1, &sink, 0, 16)],
+                        &[
+                            (0, buffers.grads, grad_offset, grad_size),
+                            (1, &sink, 0, 16),
+                        ],
                     ),
                     update: update.bind_group(device, &update_ranges),
                     workgroups: workgroups(size / 16),

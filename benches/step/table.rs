@@ -3,17 +3,23 @@
 use std::io::Write;
 use std::time::Duration;
 
+use wgpu_alig::Precision;
+
 use crate::csv;
 use crate::row::{Measured, Outcome, RowResult};
 
 /// The CSV columns of a row (`ALIG_BENCH_CSV`): times in microseconds, empty where the
 /// variant did not run; `time` is GPU time where the adapter has timestamps, else wall time.
-pub const CSV_HEADER: [&str; 15] = [
+/// `precision` is `f32`, `f16-grads` or `f16`; `step_bytes_per_param` the bytes per parameter
+/// that the step and its roofline move.
+pub const CSV_HEADER: [&str; 17] = [
     "n",
     "tensors",
     "momentum",
+    "precision",
     "arena_ratio",
     "min_traffic_bytes",
+    "step_bytes_per_param",
     "step_us",
     "roof_us",
     "copy_us",
@@ -39,8 +45,10 @@ pub fn csv_fields(row: &RowResult) -> Vec<String> {
         row.spec.n.to_string(),
         row.spec.tensors.to_string(),
         if row.spec.momentum { "on" } else { "off" }.to_string(),
+        precision_name(row.spec.precision).to_string(),
         format!("{:.4}", row.arena_ratio),
         row.spec.min_traffic_bytes().to_string(),
+        row.spec.step_bytes_per_param().to_string(),
         csv::micros(time(&row.step)),
         csv::micros(time(&row.roofline)),
         csv::micros(time(&row.copy)),
@@ -54,13 +62,22 @@ pub fn csv_fields(row: &RowResult) -> Vec<String> {
     ]
 }
 
+/// The name of a precision in the table and the CSV (and in `ALIG_BENCH_PRECISION`).
+pub fn precision_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32",
+        Precision::F16Grads => "f16-grads",
+        Precision::F16 => "f16",
+    }
+}
+
 pub fn print_header() {
     println!(
-        "{:>10} {:>7} {:>3} {:>5} | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  note",
-        "N", "tensors", "mom", "arena", "step us", "GB/s", "roof us", "GB/s", "frac", "copy us", "GB/s",
+        "{:>10} {:>7} {:>3} {:>9} {:>5} {:>3} | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  note",
+        "N", "tensors", "mom", "prec", "arena", "B/p", "step us", "GB/s", "roof us", "GB/s", "frac", "copy us", "GB/s",
         "step wall", "naive wall", "n/s", "naive gpu", "reps",
     );
-    println!("{}", "-".repeat(140));
+    println!("{}", "-".repeat(154));
 }
 
 pub fn print_row(row: &RowResult) {
@@ -71,11 +88,13 @@ pub fn print_row(row: &RowResult) {
     let naive_over_step = ratio(wall(&row.naive), wall(&row.step));
     let naive_gpu = row.naive.as_ref().ok().and_then(|m: &Measured| m.gpu);
     println!(
-        "{:>10} {:>7} {:>3} {:>4.2}x | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  {}",
+        "{:>10} {:>7} {:>3} {:>9} {:>4.2}x {:>3} | {:>9} {:>6} | {:>9} {:>6} {:>5} | {:>9} {:>6} | {:>10} {:>10} {:>6} {:>9} | {:>4}  {}",
         row.spec.n,
         row.spec.tensors,
         if row.spec.momentum { "on" } else { "off" },
+        precision_name(row.spec.precision),
         row.arena_ratio,
+        row.spec.step_bytes_per_param(),
         micros(time(&row.step)),
         gigabytes_per_second(traffic, time(&row.step)),
         micros(time(&row.roofline)),

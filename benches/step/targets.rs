@@ -34,10 +34,11 @@ fn verdict(values: &[f64], holds: impl Fn(f64) -> bool) -> &'static str {
 
 fn row_name(row: &RowResult) -> String {
     format!(
-        "N={} x{} mom {}",
+        "N={} x{} mom {} {}",
         row.spec.n,
         row.spec.tensors,
-        if row.spec.momentum { "on" } else { "off" }
+        if row.spec.momentum { "on" } else { "off" },
+        crate::table::precision_name(row.spec.precision)
     )
 }
 

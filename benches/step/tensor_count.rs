@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use wgpu_alig::Precision;
+
 use crate::alternate::alternating_medians;
 use crate::fused_step;
 use crate::options::Options;
@@ -45,6 +47,7 @@ pub fn run_section(
             n,
             tensors,
             momentum: true,
+            precision: Precision::F32,
         };
         let mut one = Workload::new(device, queue, spec(FEW));
         let mut many = Workload::new(device, queue, spec(MANY));

@@ -2,8 +2,12 @@
 //! hidden layer's activations and their gradient, and the output layer with its softmax
 //! cross-entropy (`w2`, `b2` in the arena), bound over a training and a held-out set. A model
 //! puts its own trunk in front: it writes `hidden` in its forward pass and reads `dhidden`
-//! in its backward pass.
+//! in its backward pass. The loss gradient is multiplied by a loss scale, 1 unless the
+//! optimizer's scale is bound ([`ClassifierHead::bind_loss_scale`]).
 
+use std::cell::OnceCell;
+
+use wgpu::util::DeviceExt;
 use wgpu_alig::Arena;
 
 use super::batches::{BatchSlot, BatchTable, RESULT_SLOT_BYTES, STEP_SLOT};
@@ -49,8 +53,25 @@ pub struct ClassifierHead<'k> {
     pub dhidden: wgpu::Buffer,
     train: HeadBindGroups,
     held_out: HeadBindGroups,
+    /// The training set's `output_forward` with the optimizer's loss scale, once bound.
+    scaled_output_forward: OnceCell<wgpu::BindGroup>,
+    dlogits: wgpu::Buffer,
+    sample_stats: wgpu::Buffer,
     train_sample_index: wgpu::Buffer,
+    train_labels: wgpu::Buffer,
     train_len: usize,
+}
+
+/// The arena's tensor `name` as a binding of whole `vec4`s: in an f16 arena a tensor of odd
+/// length would otherwise be a binding whose size is not a multiple of 4 bytes. The kernels
+/// never touch the padding it takes along.
+pub fn param_binding<'a>(arena: &'a Arena, name: &str) -> Result<wgpu::BufferBinding<'a>> {
+    Ok(arena.param_binding_vec4(name)?)
+}
+
+/// The gradients of tensor `name`, as [`param_binding`] binds its parameters.
+pub fn grad_binding<'a>(arena: &'a Arena, name: &str) -> Result<wgpu::BufferBinding<'a>> {
+    Ok(arena.grad_binding_vec4(name)?)
 }
 
 impl<'k> ClassifierHead<'k> {
@@ -84,22 +105,24 @@ impl<'k> ClassifierHead<'k> {
             u64::from(batches.result_slots()) * 2,
             wgpu::BufferUsages::COPY_SRC,
         );
+        // S = 1 until the optimizer's scale is bound.
+        let unit_scale = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("unit loss scale"),
+            contents: bytemuck::bytes_of(&1.0f32),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
         let bind_groups = |data: SetBuffers<'_>| -> Result<HeadBindGroups> {
             let batch = batches.binding();
             Ok(HeadBindGroups {
-                output_forward: kernels.output_forward.bind_group(
+                output_forward: output_forward_group(
                     device,
-                    &[
-                        batch.clone(),
-                        whole(data.sample_index),
-                        whole(data.labels),
-                        whole(&hidden),
-                        arena.param_binding("w2")?,
-                        arena.param_binding("b2")?,
-                        whole(&dlogits),
-                        whole(&sample_stats),
-                    ],
-                ),
+                    kernels,
+                    arena,
+                    &batches,
+                    data,
+                    [&hidden, &dlogits, &sample_stats],
+                    whole(&unit_scale),
+                )?,
                 batch_loss: kernels.batch_loss.bind_group(
                     device,
                     &[batch.clone(), whole(&sample_stats), whole(&results)],
@@ -110,8 +133,8 @@ impl<'k> ClassifierHead<'k> {
                         batch.clone(),
                         whole(&hidden),
                         whole(&dlogits),
-                        arena.grad_binding("w2")?,
-                        arena.grad_binding("b2")?,
+                        grad_binding(arena, "w2")?,
+                        grad_binding(arena, "b2")?,
                     ],
                 ),
                 hidden_backward: kernels.hidden_backward.bind_group(
@@ -120,7 +143,7 @@ impl<'k> ClassifierHead<'k> {
                         batch,
                         whole(&hidden),
                         whole(&dlogits),
-                        arena.param_binding("w2")?,
+                        param_binding(arena, "w2")?,
                         whole(&dhidden),
                     ],
                 ),
@@ -137,9 +160,42 @@ impl<'k> ClassifierHead<'k> {
             dhidden,
             train: train_groups,
             held_out: held_out_groups,
+            scaled_output_forward: OnceCell::new(),
+            dlogits,
+            sample_stats,
             train_sample_index: train.sample_index.clone(),
+            train_labels: train.labels.clone(),
             train_len: train.len,
         })
+    }
+
+    /// From now on the training batches' loss gradient is multiplied by the loss scale at
+    /// `scale` (`Alig::loss_scale_binding`: `var<storage, read> loss_scale: f32`), which the
+    /// optimizer updates on the GPU after each step. A head takes one scale in its life: a
+    /// second call is an error.
+    pub fn bind_loss_scale(
+        &self,
+        device: &wgpu::Device,
+        arena: &Arena,
+        scale: wgpu::BufferBinding<'_>,
+    ) -> Result<()> {
+        let train = SetBuffers {
+            sample_index: &self.train_sample_index,
+            labels: &self.train_labels,
+            len: self.train_len,
+        };
+        let group = output_forward_group(
+            device,
+            self.kernels,
+            arena,
+            &self.batches,
+            train,
+            [&self.hidden, &self.dlogits, &self.sample_stats],
+            scale,
+        )?;
+        self.scaled_output_forward
+            .set(group)
+            .map_err(|_| "the head's loss scale is bound already".into())
     }
 
     /// Records the output layer, the loss and the batch loss of `slot` of `set`, after the
@@ -147,10 +203,14 @@ impl<'k> ClassifierHead<'k> {
     pub fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>, set: Set, slot: BatchSlot) {
         let groups = self.groups(set);
         let kernels = self.kernels;
+        let output_forward = match (set, self.scaled_output_forward.get()) {
+            (Set::Train, Some(scaled)) => scaled,
+            _ => &groups.output_forward,
+        };
         dispatch(
             pass,
             &kernels.output_forward,
-            &groups.output_forward,
+            output_forward,
             slot,
             [slot.rows.div_ceil(THREADS), 1],
         );
@@ -198,6 +258,34 @@ impl<'k> ClassifierHead<'k> {
             Set::HeldOut => &self.held_out,
         }
     }
+}
+
+/// The bind group of `output_forward` over `data`, its loss gradient multiplied by the scale
+/// at `scale`; `buffers`: the head's hidden, dlogits and sample stats.
+fn output_forward_group(
+    device: &wgpu::Device,
+    kernels: &ClassifierKernels,
+    arena: &Arena,
+    batches: &BatchTable,
+    data: SetBuffers<'_>,
+    buffers: [&wgpu::Buffer; 3],
+    scale: wgpu::BufferBinding<'_>,
+) -> Result<wgpu::BindGroup> {
+    let [hidden, dlogits, sample_stats] = buffers;
+    Ok(kernels.output_forward.bind_group(
+        device,
+        &[
+            batches.binding(),
+            whole(data.sample_index),
+            whole(data.labels),
+            whole(hidden),
+            param_binding(arena, "w2")?,
+            param_binding(arena, "b2")?,
+            whole(dlogits),
+            whole(sample_stats),
+            scale,
+        ],
+    ))
 }
 
 fn storage(

@@ -9,7 +9,7 @@ const ROW_TILE: u32 = 8u;
 @group(0) @binding(0) var<uniform> batch: BatchDesc;
 @group(0) @binding(1) var<storage, read> hidden: array<f32>;  // count x HIDDEN, after the ReLU
 @group(0) @binding(2) var<storage, read> dlogits: array<f32>; // count x CLASSES
-@group(0) @binding(3) var<storage, read> w2: array<f32>;      // CLASSES x HIDDEN
+@group(0) @binding(3) var<storage, read> w2: array<Param>;    // CLASSES x HIDDEN
 @group(0) @binding(4) var<storage, read_write> dhidden: array<f32>; // count x HIDDEN
 
 @compute @workgroup_size(64)
@@ -24,7 +24,7 @@ fn hidden_backward(
     }
     var column: array<f32, CLASSES>;
     for (var c = 0u; c < CLASSES; c++) {
-        column[c] = w2[c * HIDDEN + unit];
+        column[c] = f32(w2[c * HIDDEN + unit]);
     }
     let end_row = min(first_row + ROW_TILE, batch.count);
     for (var row = first_row; row < end_row; row++) {

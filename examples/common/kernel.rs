@@ -2,11 +2,24 @@
 //! every classifier engine shares: the output layer, the softmax cross-entropy, the batch
 //! loss and the optimizer updates. Built once and shared by every training run.
 
+use wgpu_alig::Precision;
+
 use super::batches::BatchSlot;
 use super::Result;
 
 /// The declarations every classifier kernel starts with (`CLASSES`, `HIDDEN`, `BatchDesc`).
 pub const CLASSIFIER: &str = include_str!("classifier.wgsl");
+
+/// The first part of the module of a kernel that binds the arena: the element types of its
+/// parameters (`Param`) and gradients (`Grad`) in an arena of `precision`, with `enable f16;`
+/// for the f16 kinds.
+pub fn precision_prelude(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => include_str!("precision_f32.wgsl"),
+        Precision::F16Grads => include_str!("precision_f16_grads.wgsl"),
+        Precision::F16 => include_str!("precision_f16.wgsl"),
+    }
+}
 /// The declarations of the Adam kernels.
 const ADAM_UNIFORMS: &str = include_str!("adam_uniforms.wgsl");
 
@@ -113,10 +126,24 @@ pub fn build(
     }
 }
 
+/// `Ok` where `device` can run kernels for an arena of `precision`: the f16 kinds need
+/// `Features::SHADER_F16`.
+pub fn check_precision(device: &wgpu::Device, precision: Precision) -> Result<()> {
+    if precision.needs_f16() && !device.features().contains(wgpu::Features::SHADER_F16) {
+        return Err(
+            format!("{precision:?} needs SHADER_F16, which this adapter does not offer").into(),
+        );
+    }
+    Ok(())
+}
+
 /// The output layer and loss kernels, over the last hidden layer of `HIDDEN` units (stored by
-/// row, after its ReLU), and the optimizers' update kernels.
+/// row, after its ReLU), for an arena of one precision, and the optimizers' update kernels
+/// (SGD's and Adam's for f32 arenas only).
 #[derive(Debug)]
 pub struct ClassifierKernels {
+    /// The arena's precision the output layer's kernels are compiled for.
+    pub precision: Precision,
     pub output_forward: Kernel,
     pub batch_loss: Kernel,
     pub output_grads: Kernel,
@@ -127,27 +154,43 @@ pub struct ClassifierKernels {
 }
 
 impl ClassifierKernels {
-    /// Compiles the kernels for `hidden` units. Errors surface in the caller's error scope.
+    /// Compiles the kernels for `hidden` units of an f32 arena. Errors surface in the
+    /// caller's error scope.
     pub fn new(device: &wgpu::Device, hidden: usize) -> Result<Self> {
+        Self::with_precision(device, hidden, Precision::F32)
+    }
+
+    /// [`ClassifierKernels::new`] for an arena of `precision`: the output layer's kernels
+    /// read its parameters and write its gradients in their element types (the f16 kinds
+    /// need `Features::SHADER_F16`).
+    pub fn with_precision(
+        device: &wgpu::Device,
+        hidden: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         use Access::*;
         if hidden == 0 || hidden > 1024 {
             return Err(format!("hidden units must be in 1..=1024, got {hidden}").into());
         }
+        check_precision(device, precision)?;
         let constants = [("HIDDEN", hidden as f64)];
         let classifier_kernel = |entry_point, source, bindings: &[Access]| {
             build(
                 device,
                 entry_point,
-                &[CLASSIFIER, source].join("\n"),
+                &[precision_prelude(precision), CLASSIFIER, source].join("\n"),
                 &constants,
                 bindings,
             )
         };
         Ok(Self {
+            precision,
             output_forward: classifier_kernel(
                 "output_forward",
                 include_str!("output_forward.wgsl"),
-                &[Batch, Read, Read, Read, Read, Read, ReadWrite, ReadWrite],
+                &[
+                    Batch, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, Read,
+                ],
             ),
             batch_loss: classifier_kernel(
                 "batch_loss",

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use wgpu_alig::{Alig, AligConfig, Arena, Loss, StatsSnapshot};
+use wgpu_alig::{Alig, AligConfig, Arena, Loss, LossScale, Precision, StatsSnapshot};
 
 use super::adam::Adam;
 use super::kernel::ClassifierKernels;
@@ -111,7 +111,9 @@ pub enum Optimizer<'k> {
 }
 
 impl<'k> Optimizer<'k> {
-    /// Builds `spec` over `arena`; ALI-G keeps at least `stats_capacity` step records.
+    /// Builds `spec` over `arena`; ALI-G keeps at least `stats_capacity` step records, and
+    /// scales the loss dynamically (`LossScale::dynamic()`) where the gradients are f16. The
+    /// SGD and Adam kernels read f32 gradients: they refuse an f16 arena.
     pub fn new(
         device: &wgpu::Device,
         kernels: &'k ClassifierKernels,
@@ -119,10 +121,23 @@ impl<'k> Optimizer<'k> {
         spec: OptimizerSpec,
         stats_capacity: u32,
     ) -> Result<Self> {
+        let precision = arena.precision();
+        if precision != Precision::F32 && !matches!(spec, OptimizerSpec::Alig { .. }) {
+            return Err(format!(
+                "{} has f32 kernels only: it cannot train an arena of {precision:?}",
+                spec.method()
+            )
+            .into());
+        }
         Ok(match spec {
             OptimizerSpec::Alig { max_lr } => {
                 let config = AligConfig {
                     stats_capacity: stats_capacity.max(AligConfig::default().stats_capacity),
+                    loss_scale: if precision.needs_f16() {
+                        LossScale::dynamic()
+                    } else {
+                        LossScale::None
+                    },
                     ..AligConfig::paper(max_lr)
                 };
                 Self::Alig(Box::new(Alig::new(device, arena, config)?))
@@ -179,6 +194,15 @@ impl<'k> Optimizer<'k> {
             Self::Adam(adam) => adam.record_step(encoder),
         }
         Ok(())
+    }
+
+    /// Where the backward pass reads the loss scale (ALI-G's; 1 without a scale); `None` for
+    /// the others, which do not scale the loss.
+    pub fn loss_scale_binding(&self) -> Option<wgpu::BufferBinding<'_>> {
+        match self {
+            Self::Alig(alig) => Some(alig.loss_scale_binding()),
+            Self::Sgd { .. } | Self::Adam(_) => None,
+        }
     }
 
     /// Starts reading ALI-G's stats ring back (asynchronously); `None` for the others.

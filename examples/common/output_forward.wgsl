@@ -1,15 +1,18 @@
 // Forward pass of the output layer and the softmax cross-entropy, one thread per row:
 // logits = W2 hidden + b2; the row's loss and whether its argmax is the label go to
-// `sample_stats`, and d(mean loss)/d(logits) to `dlogits` for the backward pass.
+// `sample_stats`, and d(mean loss)/d(logits), multiplied by the loss scale S, to `dlogits`
+// for the backward pass (S is 1 unless the optimizer scales the loss: then every gradient the
+// backward pass writes is S times the true one, which keeps small ones from vanishing in f16).
 
 @group(0) @binding(0) var<uniform> batch: BatchDesc;
 @group(0) @binding(1) var<storage, read> sample_index: array<u32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read> hidden: array<f32>;              // count x HIDDEN
-@group(0) @binding(4) var<storage, read> w2: array<f32>;                  // CLASSES x HIDDEN, by row
-@group(0) @binding(5) var<storage, read> b2: array<f32>;                  // CLASSES
+@group(0) @binding(4) var<storage, read> w2: array<Param>;                // CLASSES x HIDDEN, by row
+@group(0) @binding(5) var<storage, read> b2: array<Param>;                // CLASSES
 @group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;       // count x CLASSES
 @group(0) @binding(7) var<storage, read_write> sample_stats: array<vec2<f32>>; // (loss, correct)
+@group(0) @binding(8) var<storage, read> loss_scale: f32;                // S
 
 // log(1 + r) for r >= 0, accurate when r is tiny: near interpolation the loss is such an r,
 // and 1 + r would round it away in f32. The series' first dropped term is r^4 / 4.
@@ -33,9 +36,9 @@ fn output_forward(@builtin(global_invocation_id) id: vec3<u32>) {
     var top = 0u;
     for (var c = 0u; c < CLASSES; c++) {
         let weights = c * HIDDEN;
-        var sum = b2[c];
+        var sum = f32(b2[c]);
         for (var j = 0u; j < HIDDEN; j++) {
-            sum += w2[weights + j] * hidden[activations + j];
+            sum += f32(w2[weights + j]) * hidden[activations + j];
         }
         logits[c] = sum;
         if sum > logits[top] {
@@ -65,7 +68,7 @@ fn output_forward(@builtin(global_invocation_id) id: vec3<u32>) {
 
     // d loss / d logit_c = softmax_c - [c == label]; for the label that is minus the
     // probability of the other classes, computed directly to keep it exact near zero.
-    let scale = batch.inv_count / normalizer;
+    let scale = batch.inv_count / normalizer * loss_scale;
     for (var c = 0u; c < CLASSES; c++) {
         var gradient: f32;
         if c == label {

@@ -7,8 +7,8 @@
 @group(0) @binding(0) var<uniform> batch: BatchDesc;
 @group(0) @binding(1) var<storage, read> hidden: array<f32>;  // count x HIDDEN
 @group(0) @binding(2) var<storage, read> dlogits: array<f32>; // count x CLASSES
-@group(0) @binding(3) var<storage, read_write> dw2: array<f32>; // CLASSES x HIDDEN
-@group(0) @binding(4) var<storage, read_write> db2: array<f32>; // CLASSES
+@group(0) @binding(3) var<storage, read_write> dw2: array<Grad>; // CLASSES x HIDDEN
+@group(0) @binding(4) var<storage, read_write> db2: array<Grad>; // CLASSES
 
 @compute @workgroup_size(64)
 fn output_grads(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -27,11 +27,11 @@ fn output_grads(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
     for (var c = 0u; c < CLASSES; c++) {
-        dw2[c * HIDDEN + unit] = weight_sums[c];
+        dw2[c * HIDDEN + unit] = Grad(weight_sums[c]);
     }
     if unit == 0u {
         for (var c = 0u; c < CLASSES; c++) {
-            db2[c] = bias_sums[c];
+            db2[c] = Grad(bias_sums[c]);
         }
     }
 }

@@ -96,6 +96,12 @@ pub trait Model {
     /// Records forward and backward of mini-batch `batch` of the current order: afterwards
     /// the arena's grads hold the gradient of its mean loss, and `step_loss` that loss.
     fn record_train_batch(&self, pass: &mut wgpu::ComputePass<'_>, batch: usize);
+    /// Multiplies the loss gradient of the training batches by the loss scale at `scale`
+    /// from now on (see [`ClassifierHead::bind_loss_scale`]).
+    fn bind_loss_scale(&self, device: &wgpu::Device, scale: wgpu::BufferBinding<'_>) -> Result<()> {
+        self.head().bind_loss_scale(device, self.arena(), scale)
+    }
+
     /// Whether the loop evaluates the held-out set after every epoch.
     fn tracks_held_out(&self) -> bool {
         false
@@ -213,6 +219,11 @@ pub fn train_model(
         config.optimizer,
         stats_capacity,
     )?;
+    // The backward pass multiplies its loss gradient by the optimizer's loss scale (1 unless
+    // the arena is f16, where ALI-G's is dynamic).
+    if let Some(scale) = optimizer.loss_scale_binding() {
+        model.bind_loss_scale(device, scale)?;
+    }
     // Every step's loss, copied on the GPU and read once at the end.
     let loss_log = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("loss log"),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use wgpu_alig::Precision;
 
 use super::engine::dataset;
 
@@ -27,9 +28,16 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     pub max_lr: f32,
 
-    /// Optimizers to run, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [OptimizerKind::Alig, OptimizerKind::Sgd, OptimizerKind::SgdStep])]
-    pub optimizers: Vec<OptimizerKind>,
+    /// Optimizers to run, comma-separated [default: alig,sgd,sgd-step with f32; alig with the
+    /// f16 precisions, whose gradients the SGD kernels cannot read].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub optimizers: Option<Vec<OptimizerKind>>,
+
+    /// Element types of the arena: f32; f16 gradients; or f16 gradients and weights (the
+    /// forward pass reads an f16 copy of the f32 master weights that ALI-G updates). The f16
+    /// ones need SHADER_F16 and train ALI-G with a dynamic loss scale.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
 
     /// Learning rates tried for each SGD variant (picked by validation accuracy on a part of
     /// the training set held out for it).
@@ -51,6 +59,44 @@ pub struct Args {
     /// The gzipped CSV of the digits set.
     #[arg(long, default_value_os_t = dataset::default_path())]
     pub data: PathBuf,
+}
+
+impl Args {
+    /// The optimizers to run: those asked for, or the default of the precision.
+    pub fn optimizers(&self) -> Vec<OptimizerKind> {
+        match (&self.optimizers, self.precision) {
+            (Some(list), _) => list.clone(),
+            (None, PrecisionArg::F32) => {
+                vec![
+                    OptimizerKind::Alig,
+                    OptimizerKind::Sgd,
+                    OptimizerKind::SgdStep,
+                ]
+            }
+            (None, _) => vec![OptimizerKind::Alig],
+        }
+    }
+}
+
+/// `--precision`: `wgpu_alig::Precision` by its command-line name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// f32 weights and gradients.
+    F32,
+    /// f32 weights, f16 gradients.
+    F16Grads,
+    /// f16 weights and gradients, f32 master weights.
+    F16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F16Grads => Precision::F16Grads,
+            PrecisionArg::F16 => Precision::F16,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -10,8 +10,8 @@ const ROW_TILE: u32 = 8u;
 @group(0) @binding(0) var<uniform> batch: BatchDesc;
 @group(0) @binding(1) var<storage, read> sample_index: array<u32>;
 @group(0) @binding(2) var<storage, read> images: array<f32>;      // INPUTS per sample
-@group(0) @binding(3) var<storage, read> w1: array<f32>;          // HIDDEN x INPUTS, by row
-@group(0) @binding(4) var<storage, read> b1: array<f32>;          // HIDDEN
+@group(0) @binding(3) var<storage, read> w1: array<Param>;        // HIDDEN x INPUTS, by row
+@group(0) @binding(4) var<storage, read> b1: array<Param>;        // HIDDEN
 @group(0) @binding(5) var<storage, read_write> hidden: array<f32>; // count x HIDDEN
 
 @compute @workgroup_size(64)
@@ -33,12 +33,12 @@ fn hidden_forward(
     var sums: array<f32, ROW_TILE>;
     let weights = unit * INPUTS;
     for (var k = 0u; k < INPUTS; k++) {
-        let weight = w1[weights + k];
+        let weight = f32(w1[weights + k]);
         for (var r = 0u; r < ROW_TILE; r++) {
             sums[r] += weight * images[pixels[r] + k];
         }
     }
-    let bias = b1[unit];
+    let bias = f32(b1[unit]);
     for (var r = 0u; r < ROW_TILE; r++) {
         let row = first_row + r;
         if row <= last_row {

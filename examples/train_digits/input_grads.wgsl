@@ -11,8 +11,8 @@ const UNIT_TILE: u32 = 8u;
 @group(0) @binding(1) var<storage, read> sample_index: array<u32>;
 @group(0) @binding(2) var<storage, read> images: array<f32>;  // INPUTS per sample
 @group(0) @binding(3) var<storage, read> dhidden: array<f32>; // count x HIDDEN
-@group(0) @binding(4) var<storage, read_write> dw1: array<f32>; // HIDDEN x INPUTS
-@group(0) @binding(5) var<storage, read_write> db1: array<f32>; // HIDDEN
+@group(0) @binding(4) var<storage, read_write> dw1: array<Grad>; // HIDDEN x INPUTS
+@group(0) @binding(5) var<storage, read_write> db1: array<Grad>; // HIDDEN
 
 @compute @workgroup_size(64)
 fn input_grads(
@@ -37,9 +37,9 @@ fn input_grads(
     for (var u = 0u; u < UNIT_TILE; u++) {
         let unit = first_unit + u;
         if unit <= last_unit {
-            dw1[unit * INPUTS + pixel] = weight_sums[u];
+            dw1[unit * INPUTS + pixel] = Grad(weight_sums[u]);
             if pixel == 0u {
-                db1[unit] = bias_sums[u];
+                db1[unit] = Grad(bias_sums[u]);
             }
         }
     }

@@ -1,7 +1,12 @@
 //! The compute pipelines of the digits engine, one per WGSL file: the hidden layer's own,
-//! and the shared classifier kernels (output layer, loss, updates).
+//! and the shared classifier kernels (output layer, loss, updates), for an arena of one
+//! precision (each module starts with its prelude, `common/precision_*.wgsl`).
 
-use super::common::kernel::{build, Access, ClassifierKernels, Kernel, CLASSIFIER};
+use wgpu_alig::Precision;
+
+use super::common::kernel::{
+    build, check_precision, precision_prelude, Access, ClassifierKernels, Kernel, CLASSIFIER,
+};
 use super::Result;
 
 const INPUTS: &str = include_str!("inputs.wgsl");
@@ -10,23 +15,39 @@ const INPUTS: &str = include_str!("inputs.wgsl");
 #[derive(Debug)]
 pub struct Kernels {
     pub hidden: usize,
+    /// The precision of the arena the kernels read and write.
+    pub precision: Precision,
     pub hidden_forward: Kernel,
     pub input_grads: Kernel,
     pub classifier: ClassifierKernels,
 }
 
 impl Kernels {
-    /// Compiles the kernels for `hidden` units; a shader or pipeline error comes back as `Err`.
+    /// Compiles the kernels for `hidden` units of an f32 arena; a shader or pipeline error
+    /// comes back as `Err`. (The integration test's; the example takes its precision.)
+    #[allow(dead_code)]
     pub fn new(device: &wgpu::Device, hidden: usize) -> Result<Self> {
+        Self::with_precision(device, hidden, Precision::F32)
+    }
+
+    /// [`Kernels::new`] for an arena of `precision`: the forward kernels read its parameters
+    /// (f16 with `Precision::F16`) and the backward kernels write its gradients (f16 with both
+    /// f16 kinds) in their element types.
+    pub fn with_precision(
+        device: &wgpu::Device,
+        hidden: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         use Access::*;
+        check_precision(device, precision)?;
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let classifier = ClassifierKernels::new(device, hidden);
+        let classifier = ClassifierKernels::with_precision(device, hidden, precision);
         let constants = [("HIDDEN", hidden as f64)];
         let mlp_kernel = |entry_point, source, bindings: &[Access]| {
             build(
                 device,
                 entry_point,
-                &[CLASSIFIER, INPUTS, source].join("\n"),
+                &[precision_prelude(precision), CLASSIFIER, INPUTS, source].join("\n"),
                 &constants,
                 bindings,
             )
@@ -47,6 +68,7 @@ impl Kernels {
             Some(error) => Err(format!("building the digits kernels failed: {error}").into()),
             None => Ok(Self {
                 hidden,
+                precision,
                 hidden_forward,
                 input_grads,
                 classifier,

@@ -1,12 +1,15 @@
 //! The model: a 64 -> hidden (ReLU) -> 10 perceptron whose four tensors live in one
-//! `wgpu_alig::Arena`: its hidden layer's kernels in front of the shared classifier head.
+//! `wgpu_alig::Arena` of the kernels' precision: its hidden layer's kernels in front of the
+//! shared classifier head.
 //! It records a training step's forward and backward passes (gradients overwrite the arena's
 //! grads, the mean loss lands in the head's results buffer) and full-set evaluations.
 
 use wgpu_alig::Arena;
 
 use super::batches::BatchSlot;
-use super::common::classifier_head::{init_uniform, ClassifierHead, CLASSES};
+use super::common::classifier_head::{
+    grad_binding, init_uniform, param_binding, ClassifierHead, CLASSES,
+};
 use super::common::kernel::{dispatch, whole};
 use super::common::training::{Model, Set};
 use super::dataset::INPUTS;
@@ -48,7 +51,7 @@ impl<'k> Mlp<'k> {
         batch_size: usize,
     ) -> Result<Self> {
         let hidden = kernels.hidden;
-        let arena = Arena::new(
+        let arena = Arena::with_precision(
             device,
             &[
                 ("w1", hidden * INPUTS),
@@ -56,6 +59,7 @@ impl<'k> Mlp<'k> {
                 ("w2", CLASSES * hidden),
                 ("b2", CLASSES),
             ],
+            kernels.precision,
         )?;
         // Each evaluation in one chunk: the sets are small.
         let head = ClassifierHead::new(
@@ -77,8 +81,8 @@ impl<'k> Mlp<'k> {
                         batch.clone(),
                         whole(&data.sample_index),
                         whole(&data.images),
-                        arena.param_binding("w1")?,
-                        arena.param_binding("b1")?,
+                        param_binding(&arena, "w1")?,
+                        param_binding(&arena, "b1")?,
                         whole(&head.hidden),
                     ],
                 ),
@@ -89,8 +93,8 @@ impl<'k> Mlp<'k> {
                         whole(&data.sample_index),
                         whole(&data.images),
                         whole(&head.dhidden),
-                        arena.grad_binding("w1")?,
-                        arena.grad_binding("b1")?,
+                        grad_binding(&arena, "w1")?,
+                        grad_binding(&arena, "b1")?,
                     ],
                 ),
             })
