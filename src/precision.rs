@@ -15,6 +15,9 @@ pub enum Precision {
     F16Grads,
     /// f16 parameters and gradients for the engine, and f32 master parameters beside them:
     /// the step updates the master in f32 and writes its f16 copy, which the engine binds.
+    /// The copy is the master converted by the driver: WGSL lets it round either way to a
+    /// neighbouring f16, and gives a value beyond f16's range (|w| > 65504) no defined copy
+    /// at all; the master keeps every parameter in f32 whatever the copy holds.
     F16,
 }
 

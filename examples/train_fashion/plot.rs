@@ -149,7 +149,7 @@ pub fn write_sensitivity_svg(path: &Path, grid: &[GridPoint]) -> Result<()> {
             .configure_mesh()
             .x_desc(axis)
             .y_desc("validation accuracy (%)")
-            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .x_label_formatter(&|v| log_tick_label(*v))
             .draw()?;
         let finite: Vec<(f64, f64)> = points
             .iter()
@@ -167,4 +167,10 @@ pub fn write_sensitivity_svg(path: &Path, grid: &[GridPoint]) -> Result<()> {
     }
     root.present()?;
     Ok(())
+}
+
+/// A log axis tick with two significant digits where it needs them ("1e0", "1.5e0", "3e-2"):
+/// one digit would print ticks 1.0 and 1.2 both as "1e0".
+fn log_tick_label(value: f64) -> String {
+    format!("{value:.1e}").replace(".0e", "e")
 }
