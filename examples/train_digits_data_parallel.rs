@@ -9,8 +9,10 @@
 //! cargo run --release --example train_digits_data_parallel
 //! ```
 //!
-//! The two devices are two instances on the same adapter here; on a machine with two GPUs
-//! each `Gpu::new()` would be given its own adapter. A real engine replaces `all_reduce`
+//! The two devices share one instance and, here, one adapter (`Gpu::another_device`); on a
+//! machine with two GPUs each would be opened on its own adapter of that instance. One
+//! instance lets wgpu report one device's buffer or encoder used with the other as a
+//! validation error, which two instances cannot. A real engine replaces `all_reduce`
 //! with its collective (see the README, "More than one GPU").
 
 // The digits engine, shared with the `train_digits` example; this one uses part of it.
@@ -22,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use wgpu_alig::{Alig, AligConfig, Gpu, Loss};
+use wgpu_alig::{Alig, AligConfig, Gpu, GpuRequest, Loss};
 
 use engine::common::training::{Model, Score};
 use engine::dataset::{self, Digits};
@@ -81,7 +83,9 @@ fn run(args: Args) -> engine::Result<()> {
     // Each device trains on its half of the training set, as a distributed sampler gives it.
     let (first, second) = train_set.split(train_set.len() / 2, args.seed);
     let halves = [first, second];
-    let gpus = [Gpu::new()?, Gpu::new()?];
+    let first = Gpu::new()?;
+    let second = pollster::block_on(first.another_device(GpuRequest::default()))?;
+    let gpus = [first, second];
     println!("adapter: {} (twice)", gpus[0].describe());
     println!(
         "data: {} train ({} + {}) / {} test images; MLP 64-{}-10; {} epochs of batches of {} ({} per device)",

@@ -29,9 +29,16 @@ impl Default for GpuRequest {
     }
 }
 
-/// An adapter with its device and queue.
+/// An adapter with its device and queue, and the instance they belong to.
+///
+/// Several devices in one process should come from one instance ([`Gpu::another_device`]):
+/// wgpu then reports a buffer, queue or encoder of one device used with another as a
+/// validation error. Across instances it cannot (their ids collide), and neither can the
+/// crate for queues, encoders and loss buffers; see "Guarantees" in the README.
 #[derive(Debug)]
 pub struct Gpu {
+    /// The instance the adapter was opened on.
+    pub instance: wgpu::Instance,
     /// The adapter the device was created on.
     pub adapter: wgpu::Adapter,
     /// The device.
@@ -53,12 +60,12 @@ impl Gpu {
     /// and the browser's WebGPU on wasm32), falling back to GL only when none of those has
     /// an adapter. The device gets the adapter's own limits, so that large arenas fit.
     pub async fn request(request: GpuRequest) -> Result<Self> {
-        let adapter = match wgpu::Backends::from_env() {
+        let (instance, adapter) = match wgpu::Backends::from_env() {
             Some(backends) => open_adapter(backends).await,
             // GL is probed only when needed: creating its instance alone makes Mesa's EGL
             // print errors on a headless machine that has a Vulkan driver.
             None => match open_adapter(wgpu::Backends::PRIMARY).await {
-                Ok(adapter) => Ok(adapter),
+                Ok(opened) => Ok(opened),
                 Err(_) => open_adapter(wgpu::Backends::SECONDARY).await,
             },
         }
@@ -70,6 +77,23 @@ impl Gpu {
                  browser with WebGPU enabled"
             ))
         })?;
+        Self::open_device(instance, adapter, &request).await
+    }
+
+    /// One more device on this `Gpu`'s adapter and instance, with its own queue: the devices
+    /// of a data-parallel run on one machine, where a mix-up of their objects is a wgpu
+    /// validation error rather than silently another device's data.
+    pub async fn another_device(&self, request: GpuRequest) -> Result<Self> {
+        Self::open_device(self.instance.clone(), self.adapter.clone(), &request).await
+    }
+
+    /// The device and queue with the requested features (where the adapter has them) and
+    /// the adapter's own limits.
+    async fn open_device(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        request: &GpuRequest,
+    ) -> Result<Self> {
         let mut wanted = wgpu::Features::empty();
         if request.subgroups {
             wanted |= wgpu::Features::SUBGROUP;
@@ -94,6 +118,7 @@ impl Gpu {
             })
             .await?;
         Ok(Self {
+            instance,
             adapter,
             device,
             queue,
@@ -110,17 +135,19 @@ impl Gpu {
     }
 }
 
-/// The highest-performance adapter of `backends`, the other instance options from the
-/// environment.
+/// An instance of `backends` (the other instance options from the environment) and its
+/// highest-performance adapter.
 async fn open_adapter(
     backends: wgpu::Backends,
-) -> std::result::Result<wgpu::Adapter, wgpu::RequestAdapterError> {
+) -> std::result::Result<(wgpu::Instance, wgpu::Adapter), wgpu::RequestAdapterError> {
     let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     descriptor.backends = backends;
-    wgpu::Instance::new(descriptor)
+    let instance = wgpu::Instance::new(descriptor);
+    let adapter = instance
         .request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         })
-        .await
+        .await?;
+    Ok((instance, adapter))
 }

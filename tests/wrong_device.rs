@@ -5,7 +5,7 @@
 mod common;
 
 use common::{bits, gpu};
-use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss, ParamGroup};
+use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, GpuRequest, Loss, ParamGroup};
 
 const TENSORS: [(&str, usize); 1] = [("w", 300)];
 
@@ -93,20 +93,72 @@ fn calls_given_another_instance_device_change_and_read_nothing() {
 #[test]
 fn a_second_device_of_the_same_instance_is_refused() {
     let a = gpu();
-    let second = pollster::block_on(a.adapter.request_device(&wgpu::DeviceDescriptor {
-        required_limits: a.adapter.limits(),
-        ..Default::default()
-    }));
-    let Ok((device, queue)) = second else {
-        // Some drivers open one device per adapter; the other-instance tests cover them.
-        eprintln!("the adapter gave no second device: {second:?}");
-        return;
-    };
+    let Some(b) = second_device(&a) else { return };
+    let (device, queue) = (&b.device, &b.queue);
     let (arena, alig) = trained(&a);
     assert_wrong_device(
         "Alig::new",
-        Alig::new(&device, &arena, AligConfig::default()).map(|_| ()),
+        Alig::new(device, &arena, AligConfig::default()).map(|_| ()),
     );
-    assert_wrong_device("read_params", arena.read_params(&device, &queue, "w"));
-    assert_wrong_device("read_stats", alig.read_stats_blocking(&device, &queue));
+    assert_wrong_device("read_params", arena.read_params(device, queue, "w"));
+    assert_wrong_device("read_stats", alig.read_stats_blocking(device, queue));
+}
+
+/// A second device of `gpu`'s instance and adapter, or `None` (said on stderr) where the
+/// driver opens one device per adapter; the other-instance tests cover those.
+fn second_device(gpu: &Gpu) -> Option<Gpu> {
+    match pollster::block_on(gpu.another_device(GpuRequest::default())) {
+        Ok(second) => Some(second),
+        Err(e) => {
+            eprintln!("the adapter gave no second device: {e}");
+            None
+        }
+    }
+}
+
+/// Within one instance, what the crate cannot check (a loss buffer or an encoder of the
+/// other device) wgpu does: a validation error, and the command buffer runs nothing.
+#[test]
+fn a_loss_buffer_or_encoder_of_a_sibling_device_is_a_validation_error_and_changes_nothing() {
+    let a = gpu();
+    let Some(b) = second_device(&a) else { return };
+    let (arena_a, mut alig_a) = trained(&a);
+    let (arena_b, alig_b) = trained(&b);
+    let before_a = common::state_bits(&a, &arena_a, &alig_a, &["w"]);
+    let before_b = common::state_bits(&b, &arena_b, &alig_b, &["w"]);
+    let device_mismatch = |error: Option<wgpu::Error>| {
+        matches!(&error, Some(wgpu::Error::Validation { description, .. })
+            if description.contains("doesn't match Device"))
+    };
+
+    // The loss in a buffer of device b, for the step of a.
+    let loss_b = b.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("loss of b"),
+        size: 4,
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    b.queue
+        .write_buffer(&loss_b, 0, bytemuck::bytes_of(&1.0f32));
+    let scope = a.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = a.device.create_command_encoder(&Default::default());
+    let loss = Loss::Buffer {
+        buffer: &loss_b,
+        offset: 0,
+    };
+    alig_a.record_step(&mut encoder, &a.queue, loss).unwrap();
+    a.queue.submit([encoder.finish()]);
+    assert!(device_mismatch(pollster::block_on(scope.pop())));
+
+    // The step of a recorded into an encoder of device b.
+    let scope = b.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = b.device.create_command_encoder(&Default::default());
+    alig_a
+        .record_step(&mut encoder, &a.queue, Loss::Host(1.0))
+        .unwrap();
+    b.queue.submit([encoder.finish()]);
+    assert!(device_mismatch(pollster::block_on(scope.pop())));
+
+    assert_eq!(common::state_bits(&a, &arena_a, &alig_a, &["w"]), before_a);
+    assert_eq!(common::state_bits(&b, &arena_b, &alig_b, &["w"]), before_b);
 }
