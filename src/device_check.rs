@@ -1,6 +1,7 @@
 //! Which device an argument belongs to, and whether the device is lost. wgpu compares
 //! devices by an id that two `Instance`s hand out alike, and drops every error of a lost
-//! device; both are told apart here by which error scope catches a probe error.
+//! device; both are told apart here by which error scope catches a probe error. A buffer
+//! given to a step is checked by a copy recorded in an encoder of the crate's own.
 
 use crate::error::{Error, Result};
 
@@ -23,6 +24,76 @@ pub(crate) fn check_device(own: &wgpu::Device, given: &wgpu::Device) -> Result<(
         (true, _) => Ok(()),
         (false, true) => Err(Error::WrongDevice),
         (false, false) => Err(Error::DeviceLost),
+    }
+}
+
+/// The buffers given to an optimizer's steps (loss buffers, norm slots) that a probe found
+/// usable by its device, most recent first: an engine gives the same few every step, and
+/// the probe runs once for each. Holding them keeps those buffers alive, a few at most.
+#[derive(Debug, Default)]
+pub(crate) struct CheckedBuffers {
+    // Unused on the web, where nothing is probed.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    recent: Vec<wgpu::Buffer>,
+}
+
+impl CheckedBuffers {
+    /// How many buffers are remembered: a loss buffer and the slots of a sharded step.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    const REMEMBERED: usize = 4;
+
+    /// `Ok` when `own` can copy between `buffer` and `scratch` (a buffer of `own` with both
+    /// copy usages): [`Error::WrongDevice`] for a buffer of another device of the same
+    /// instance, [`Error::UnusableBuffer`] for any other reason wgpu gives when an encoder
+    /// is finished (`buffer` is `scratch` itself, say). wgpu would otherwise report it only
+    /// when the engine finishes its encoder, and its whole command buffer would run nothing.
+    /// Not seen here: a destroyed buffer (wgpu checks that at submit), and a buffer of
+    /// another instance (wgpu resolves it by an id of that instance).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn check(
+        &mut self,
+        own: &wgpu::Device,
+        buffer: &wgpu::Buffer,
+        scratch: &wgpu::Buffer,
+    ) -> Result<()> {
+        if self.recent.contains(buffer) {
+            return Ok(());
+        }
+        let scope = own.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = own.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("wgpu-alig buffer probe"),
+        });
+        // The direction the buffer's usage allows; the callers checked that it holds 4 bytes.
+        if buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
+            encoder.copy_buffer_to_buffer(buffer, 0, scratch, 0, 4);
+        } else {
+            encoder.copy_buffer_to_buffer(scratch, 0, buffer, 0, 4);
+        }
+        // Finished to be validated, never submitted: nothing runs.
+        drop(encoder.finish());
+        match pollster::block_on(scope.pop()) {
+            None => {
+                self.recent.truncate(Self::REMEMBERED - 1);
+                self.recent.insert(0, buffer.clone());
+                Ok(())
+            }
+            // wgpu 30 says "... doesn't match Device ..." and has no typed way to tell.
+            Some(error) if error.to_string().contains("doesn't match Device") => {
+                Err(Error::WrongDevice)
+            }
+            Some(error) => Err(Error::UnusableBuffer(error.to_string())),
+        }
+    }
+
+    /// On the web the probe cannot be awaited (see the wasm32 [`check_device`]).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn check(
+        &mut self,
+        _own: &wgpu::Device,
+        _buffer: &wgpu::Buffer,
+        _scratch: &wgpu::Buffer,
+    ) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -177,6 +177,11 @@ pub enum Error {
     /// A device passed in is not the one the arena or optimizer was created on.
     #[error("the device passed is not the one the arena or optimizer was created on")]
     WrongDevice,
+    /// A buffer given to a step (a loss buffer, a norm slot) cannot be used by the
+    /// optimizer's device for another reason than its device, for instance the optimizer's
+    /// own state buffer: wgpu's reason. Nothing was recorded.
+    #[error("the buffer given to the step cannot be used: {0}")]
+    UnusableBuffer(String),
     /// The device is lost (destroyed, or lost by the driver): nothing more runs on it.
     #[error("the device is lost")]
     DeviceLost,

@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::arena::{buffer_slice, Arena, ArenaLayout};
 use crate::chunk_table::{chunk_table, has_masked_floats};
 use crate::config::{validate_max_lr, validate_momentum, AligConfig};
-use crate::device_check::{check_device, create_buffer_with};
+use crate::device_check::{check_device, create_buffer_with, CheckedBuffers};
 use crate::error::{catch_gpu_errors, Error, Result};
 use crate::groups::{assign_groups, ParamGroup};
 use crate::host_losses::HostLosses;
@@ -57,8 +57,9 @@ pub enum Loss<'a> {
 /// arena is larger than one storage binding), whatever the number of tensors.
 ///
 /// The optimizer lives on its arena's device and remembers it: a call given another device
-/// is [`Error::WrongDevice`], and one on a lost device [`Error::DeviceLost`]. Queues,
-/// encoders and loss buffers wgpu offers no way to check; they must be of the same device.
+/// is [`Error::WrongDevice`], and one on a lost device [`Error::DeviceLost`]; so is a loss
+/// buffer or norm slot of another device of the same instance. Queues and encoders wgpu
+/// offers no way to check; they must be of the same device.
 #[derive(Debug)]
 pub struct Alig {
     device: wgpu::Device,
@@ -90,6 +91,8 @@ pub struct Alig {
     // The sharded step's kernels (built on its first call) and which of its calls is next.
     shard_exchange: Option<ShardExchange>,
     shard_next: ShardCall,
+    // Loss buffers and norm slots found to be of the optimizer's device.
+    checked_buffers: CheckedBuffers,
 }
 
 /// One window of the arena: at most one storage binding of each buffer kind.
@@ -322,6 +325,7 @@ impl Alig {
                 recorded_steps: 0,
                 shard_exchange: None,
                 shard_next: ShardCall::default(),
+                checked_buffers: CheckedBuffers::default(),
             })
         })?
     }
@@ -330,8 +334,10 @@ impl Alig {
     /// one compute pass: the squared gradient norm, the fused update, and (with projection)
     /// the projection; one dispatch each per window. Nothing is allocated, mapped or polled.
     ///
-    /// `encoder` and `queue` must be of the optimizer's device, and a [`Loss::Buffer`]'s
-    /// buffer too: wgpu offers no way to check them here.
+    /// `encoder` and `queue` must be of the optimizer's device: wgpu offers no way to check
+    /// them here. A [`Loss::Buffer`]'s buffer of another device of the same instance is
+    /// [`Error::WrongDevice`] (checked once per buffer, by a copy in an encoder of the
+    /// optimizer's own that is never submitted); of another instance it cannot be told.
     ///
     /// A [`Loss::Host`] goes through `queue.write_buffer` (which lands at the next submit on
     /// the queue) into one of [`HOST_LOSS_SLOTS`](crate::HOST_LOSS_SLOTS) slots. When more
@@ -416,6 +422,8 @@ impl Alig {
                 if !buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
                     return Err(Error::LossBufferUsage);
                 }
+                self.checked_buffers
+                    .check(&self.device, buffer, &self.state)?;
                 HostLosses::record_buffer(encoder, buffer, offset, &self.state);
             }
         }

@@ -116,10 +116,11 @@ fn second_device(gpu: &Gpu) -> Option<Gpu> {
     }
 }
 
-/// Within one instance, what the crate cannot check (a loss buffer or an encoder of the
-/// other device) wgpu does: a validation error, and the command buffer runs nothing.
+/// Within one instance, a loss buffer or norm slot of the other device is refused before
+/// anything is recorded; an encoder of the other device (which nothing can check) is a wgpu
+/// validation error, and its command buffer runs nothing.
 #[test]
-fn a_loss_buffer_or_encoder_of_a_sibling_device_is_a_validation_error_and_changes_nothing() {
+fn a_loss_buffer_slot_or_encoder_of_a_sibling_device_changes_nothing() {
     let a = gpu();
     let Some(b) = second_device(&a) else { return };
     let (arena_a, mut alig_a) = trained(&a);
@@ -130,25 +131,66 @@ fn a_loss_buffer_or_encoder_of_a_sibling_device_is_a_validation_error_and_change
         matches!(&error, Some(wgpu::Error::Validation { description, .. })
             if description.contains("doesn't match Device"))
     };
+    let buffer_of_b = |usage| {
+        let buffer = b.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("of b"),
+            size: 16,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        b.queue
+            .write_buffer(&buffer, 0, bytemuck::bytes_of(&[1.0f32; 4]));
+        buffer
+    };
 
-    // The loss in a buffer of device b, for the step of a.
-    let loss_b = b.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("loss of b"),
-        size: 4,
-        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    b.queue
-        .write_buffer(&loss_b, 0, bytemuck::bytes_of(&1.0f32));
+    // The loss in a buffer of device b, for the step of a: refused, the encoder stays valid.
+    let loss_b = buffer_of_b(wgpu::BufferUsages::COPY_SRC);
     let scope = a.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let mut encoder = a.device.create_command_encoder(&Default::default());
     let loss = Loss::Buffer {
         buffer: &loss_b,
         offset: 0,
     };
-    alig_a.record_step(&mut encoder, &a.queue, loss).unwrap();
+    assert_wrong_device(
+        "record_step",
+        alig_a.record_step(&mut encoder, &a.queue, loss),
+    );
+    assert_wrong_device("step", alig_a.step(&a.device, &a.queue, loss).map(|_| ()));
     a.queue.submit([encoder.finish()]);
-    assert!(device_mismatch(pollster::block_on(scope.pop())));
+    let error = pollster::block_on(scope.pop());
+    assert!(error.is_none(), "nothing invalid was recorded: {error:?}");
+
+    // The slots of a sharded step in buffers of device b: each call refused.
+    let slot_b = buffer_of_b(wgpu::BufferUsages::COPY_SRC);
+    let slot = wgpu_alig::NormSlot {
+        buffer: &slot_b,
+        offset: 0,
+    };
+    let mut encoder = a.device.create_command_encoder(&Default::default());
+    assert_wrong_device(
+        "record_local_grad_norm",
+        alig_a.record_local_grad_norm(&mut encoder, slot),
+    );
+    let slot_a = a.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("slot of a"),
+        size: 8,
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let good = wgpu_alig::NormSlot {
+        buffer: &slot_a,
+        offset: 0,
+    };
+    alig_a.record_local_grad_norm(&mut encoder, good).unwrap();
+    assert_wrong_device(
+        "record_global_update",
+        alig_a.record_global_update(&mut encoder, &a.queue, Loss::Host(1.0), slot),
+    );
+    // The step ends with good slots, in an encoder never submitted: nothing runs.
+    alig_a
+        .record_global_update(&mut encoder, &a.queue, Loss::Host(1.0), good)
+        .unwrap();
+    drop(encoder);
 
     // The step of a recorded into an encoder of device b.
     let scope = b.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -161,4 +203,30 @@ fn a_loss_buffer_or_encoder_of_a_sibling_device_is_a_validation_error_and_change
 
     assert_eq!(common::state_bits(&a, &arena_a, &alig_a, &["w"]), before_a);
     assert_eq!(common::state_bits(&b, &arena_b, &alig_b, &["w"]), before_b);
+}
+
+/// The optimizer's own state buffer (which `loss_scale_binding` hands out) given as the loss
+/// buffer is refused with wgpu's reason before anything is recorded, instead of spoiling the
+/// engine's whole command buffer at `finish`.
+#[test]
+fn the_optimizers_own_buffer_as_the_loss_buffer_is_refused() {
+    let a = gpu();
+    let (arena, mut alig) = trained(&a);
+    let before = common::state_bits(&a, &arena, &alig, &["w"]);
+    let own = alig.loss_scale_binding().buffer.clone();
+    let scope = a.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = a.device.create_command_encoder(&Default::default());
+    let loss = Loss::Buffer {
+        buffer: &own,
+        offset: 0,
+    };
+    let result = alig.record_step(&mut encoder, &a.queue, loss);
+    assert!(
+        matches!(result, Err(Error::UnusableBuffer(_))),
+        "{result:?}"
+    );
+    a.queue.submit([encoder.finish()]);
+    let error = pollster::block_on(scope.pop());
+    assert!(error.is_none(), "nothing invalid was recorded: {error:?}");
+    assert_eq!(common::state_bits(&a, &arena, &alig, &["w"]), before);
 }

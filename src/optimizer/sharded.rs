@@ -132,7 +132,7 @@ impl Alig {
         out: NormSlot<'_>,
     ) -> Result<()> {
         self.shard_next.expect(ShardCall::LocalGradNorm)?;
-        out.check(wgpu::BufferUsages::COPY_DST)?;
+        self.check_norm_slot(out, wgpu::BufferUsages::COPY_DST)?;
         let exchange = self.take_shard_exchange()?;
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -164,7 +164,7 @@ impl Alig {
         global: NormSlot<'_>,
     ) -> Result<()> {
         self.shard_next.expect(ShardCall::GlobalUpdate)?;
-        global.check(wgpu::BufferUsages::COPY_SRC)?;
+        self.check_norm_slot(global, wgpu::BufferUsages::COPY_SRC)?;
         self.record_loss(encoder, queue, loss)?;
         self.load_global_norm(encoder, PartialSet::Grads, global);
         {
@@ -191,7 +191,7 @@ impl Alig {
         out: NormSlot<'_>,
     ) -> Result<()> {
         self.shard_next.expect(ShardCall::LocalParamNorm)?;
-        out.check(wgpu::BufferUsages::COPY_DST)?;
+        self.check_norm_slot(out, wgpu::BufferUsages::COPY_DST)?;
         let exchange = self.take_shard_exchange()?;
         if let (Some(pipeline), Some(bind_group)) =
             (&exchange.pipelines.param_norm, &exchange.param_norm)
@@ -219,7 +219,7 @@ impl Alig {
         global: NormSlot<'_>,
     ) -> Result<()> {
         self.shard_next.expect(ShardCall::GlobalProjection)?;
-        global.check(wgpu::BufferUsages::COPY_SRC)?;
+        self.check_norm_slot(global, wgpu::BufferUsages::COPY_SRC)?;
         self.load_global_norm(encoder, PartialSet::Params, global);
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -230,6 +230,13 @@ impl Alig {
         }
         self.shard_next = ShardCall::LocalGradNorm;
         Ok(())
+    }
+
+    /// The slot's bytes lie in its buffer, which has `usage` and is of this device.
+    fn check_norm_slot(&mut self, slot: NormSlot<'_>, usage: wgpu::BufferUsages) -> Result<()> {
+        slot.check(usage)?;
+        self.checked_buffers
+            .check(&self.device, slot.buffer, &self.state)
     }
 
     /// The sharded step's kernels, built on the first call; put back by the caller.
