@@ -9,7 +9,6 @@ mod common;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -23,15 +22,16 @@ const CASES: u32 = 64;
 /// Cases that built an f16 arena (none on a device without `SHADER_F16`).
 static F16_ARENAS: AtomicU32 = AtomicU32::new(0);
 
-fn shared_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(common::gpu)
-}
-
-/// A device of a second instance: wgpu compares it equal to [`shared_gpu`]'s.
-fn other_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(common::gpu)
+/// The devices the cases share: owned by the test and dropped before the process exits, since
+/// a Vulkan device still alive when the process exits can crash the driver's teardown
+/// (lavapipe did, now and then, after every case had passed).
+struct Devices {
+    /// The device of the cases that do not lose theirs.
+    shared: Gpu,
+    /// A device of a second instance: wgpu compares it equal to `shared`'s.
+    other: Gpu,
+    /// A second device of `shared`'s instance, where the driver opens one.
+    sibling: Option<Gpu>,
 }
 
 /// Tensor `k` is named `NAMES[k]`, unless a case renames one to collide.
@@ -80,6 +80,8 @@ enum Call {
     ReadLossScale,
     /// A call given the device (and queue) of another instance: must be refused.
     OtherDevice(OtherDeviceCall),
+    /// A step whose loss is in a buffer of a sibling device (same instance): must be refused.
+    SiblingLoss(f32),
     /// The four calls of a sharded step, in order or not, each with a slot in a buffer of
     /// its own; then the step completed with good slots, so that later steps can run.
     Sharded {
@@ -289,6 +291,7 @@ fn call() -> impl Strategy<Value = Call> {
             Just(OtherDeviceCall::SaveState),
         ]
         .prop_map(Call::OtherDevice),
+        1 => any_f32().prop_map(Call::SiblingLoss),
         // Rare: a case that loses its device needs a device of its own.
         1 => proptest::bool::weighted(0.08).prop_map(|lose| if lose {
             Call::LoseDevice
@@ -301,20 +304,19 @@ fn call() -> impl Strategy<Value = Call> {
 /// Runs the calls, and says whether some step succeeded after finite non-zero gradients were
 /// written: the case reached the kernels with data, not just validation.
 fn run(
+    devices: &Devices,
     tensors: &[(usize, usize)],
     precision: Precision,
     config: AligConfig,
     calls: &[Call],
 ) -> bool {
-    let own_gpu;
-    let gpu = if calls.iter().any(|call| matches!(call, Call::LoseDevice)) {
-        own_gpu = common::gpu();
-        &own_gpu
-    } else {
-        shared_gpu()
-    };
+    let own_gpu = calls
+        .iter()
+        .any(|call| matches!(call, Call::LoseDevice))
+        .then(common::gpu);
+    let gpu = own_gpu.as_ref().unwrap_or(&devices.shared);
     let (device, queue) = (&gpu.device, &gpu.queue);
-    let other = other_gpu();
+    let other = &devices.other;
     let tensors: Vec<(&str, usize)> = tensors.iter().map(|&(n, len)| (NAMES[n], len)).collect();
     // Without SHADER_F16 an f16 arena is refused with the typed error; the case goes on f32.
     let precision =
@@ -444,6 +446,30 @@ fn run(
                 assert!(
                     refused,
                     "{call:?} on another instance's device was not refused"
+                );
+            }
+            Call::SiblingLoss(loss) => {
+                // Only the shared device has a sibling; a case with its own device skips.
+                let Some(sibling) = devices.sibling.as_ref().filter(|_| own_gpu.is_none()) else {
+                    continue;
+                };
+                let buffer = sibling.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: 4,
+                    usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                sibling
+                    .queue
+                    .write_buffer(&buffer, 0, bytemuck::bytes_of(loss));
+                let loss = Loss::Buffer {
+                    buffer: &buffer,
+                    offset: 0,
+                };
+                let stepped = alig.step(device, queue, loss);
+                assert!(
+                    matches!(stepped, Err(Error::WrongDevice)),
+                    "a loss buffer of a sibling device: {stepped:?}"
                 );
             }
             Call::Sharded { slots, in_order } => {
@@ -584,6 +610,13 @@ fn no_input_panics() {
         source_file: Some(file!()),
         ..ProptestConfig::default()
     });
+    let shared = common::gpu();
+    let sibling = pollster::block_on(shared.another_device(Default::default())).ok();
+    let devices = Devices {
+        shared,
+        other: common::gpu(),
+        sibling,
+    };
     let reached_a_step = Cell::new(0u32);
     let strategy = (
         tensors(),
@@ -592,7 +625,7 @@ fn no_input_panics() {
         proptest::collection::vec(call(), 4..24),
     );
     let result = runner.run(&strategy, |(tensors, precision, config, calls)| {
-        if run(&tensors, precision, config, &calls) {
+        if run(&devices, &tensors, precision, config, &calls) {
             reached_a_step.set(reached_a_step.get() + 1);
         }
         Ok(())
