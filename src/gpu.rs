@@ -32,9 +32,9 @@ impl Default for GpuRequest {
 /// An adapter with its device and queue, and the instance they belong to.
 ///
 /// Several devices in one process should come from one instance ([`Gpu::another_device`]):
-/// wgpu then reports a buffer, queue or encoder of one device used with another as a
-/// validation error. Across instances it cannot (their ids collide), and neither can the
-/// crate for queues, encoders and loss buffers; see "Guarantees" in the README.
+/// the optimizer then refuses a loss buffer of another device with a typed error, and wgpu
+/// reports a queue or encoder of one device used with another as a validation error.
+/// Across instances neither can (their ids collide); see "Guarantees" in the README.
 #[derive(Debug)]
 pub struct Gpu {
     /// The instance the adapter was opened on.
