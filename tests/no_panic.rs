@@ -22,9 +22,9 @@ const CASES: u32 = 64;
 /// Cases that built an f16 arena (none on a device without `SHADER_F16`).
 static F16_ARENAS: AtomicU32 = AtomicU32::new(0);
 
-/// The devices the cases share: owned by the test and dropped before the process exits, since
-/// a Vulkan device still alive when the process exits can crash the driver's teardown
-/// (lavapipe did, now and then, after every case had passed).
+/// The devices the cases share: owned by the test and dropped before the process exits. Kept
+/// in statics, they were still alive at exit, the likely cause of one CI run whose process
+/// crashed (lavapipe, SIGSEGV) after every case had passed.
 struct Devices {
     /// The device of the cases that do not lose theirs.
     shared: Gpu,

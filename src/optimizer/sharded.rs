@@ -125,7 +125,8 @@ impl Alig {
     /// The calls of a sharded step come in order: this one, `record_global_update`, and
     /// with projection `record_local_param_norm` and `record_global_projection`; any other
     /// order, or [`Alig::record_step`] in between, is [`Error::ShardedStepOrder`]. The first
-    /// call builds the step's two small kernels. `out` must be of the optimizer's device.
+    /// call builds the step's two small kernels. A slot in a buffer of another device of the
+    /// same instance is [`Error::WrongDevice`], as in [`Alig::record_step`].
     pub fn record_local_grad_norm(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
