@@ -1,7 +1,13 @@
 //! The `train_fashion` example's engine on a real adapter: its backward kernels against an
-//! f64 CPU port of the same network, the Adam kernel against an f64 port, a short training
-//! run on a small part of Fashion-MNIST, and the data loader's checks. The data comes from
-//! Debian's `dataset-fashion-mnist` package (`.ci/run` installs it).
+//! f64 CPU port of the same network, the Adam kernel against an f64 port, short training
+//! runs on a small part of Fashion-MNIST, and the data loader's checks.
+//!
+//! The kernel and loader tests read the 256 images shipped in `data/fashion-mnist/` (the
+//! first 256 of the test set; its README says how they were made) and always run. The training
+//! runs and the check of the whole set need all of Fashion-MNIST, from Debian's
+//! `dataset-fashion-mnist` package or the folder `FASHION_MNIST_DIR` names: they are
+//! ignored by default (`cargo test --release -- --include-ignored` runs them; `.ci/run`
+//! installs the package and does), and fail, saying how to get the data, when it is absent.
 
 // The test uses part of the example's engine, which is included as the example includes it.
 #[allow(dead_code)]
@@ -11,11 +17,13 @@ mod engine;
 mod common;
 mod fashion_reference;
 
+use std::path::{Path, PathBuf};
+
 use common::gpu;
 use engine::cnn::{Cnn, TENSORS};
 use engine::common::adam::Adam;
 use engine::common::kernel::ClassifierKernels;
-use engine::dataset::{self, DatasetError, Images, PIXELS, TEST_SAMPLES, TRAIN_SAMPLES};
+use engine::dataset::{self, DatasetError, Images, CLASSES, PIXELS, TEST_SAMPLES, TRAIN_SAMPLES};
 use engine::device_images::DeviceImages;
 use engine::kernels::{Kernels, Shape};
 use engine::optimizers::{OptimizerSpec, Schedule};
@@ -28,11 +36,37 @@ const SHAPE: Shape = Shape {
     hidden: 64,
 };
 
+/// All of Fashion-MNIST, `(train, test)`, for the ignored tests.
 fn fashion() -> (Images, Images) {
-    Images::load(&dataset::default_dir()).unwrap_or_else(|e| panic!("{e}"))
+    Images::load(&dataset::default_dir()).unwrap_or_else(|e| {
+        panic!(
+            "this test needs the whole data set: {e}; then run the ignored tests with \
+             `cargo test --release -- --include-ignored`"
+        )
+    })
 }
 
-/// `(train, test)` subsets of `train_len` and `test_len` images, seeded.
+/// The images shipped with the crate: the first `SHIPPED` of the test set.
+const SHIPPED: usize = 256;
+
+/// Their class counts, labels 0 to 9.
+const SHIPPED_CLASSES: [usize; CLASSES] = [25, 32, 37, 18, 27, 21, 22, 27, 23, 24];
+
+/// The shipped files: `(images, labels)`.
+fn shipped_files() -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist");
+    let file = |kind| dir.join(format!("t10k-first{SHIPPED}-{kind}.gz"));
+    (file("images-idx3-ubyte"), file("labels-idx1-ubyte"))
+}
+
+fn shipped() -> Images {
+    let (images, labels) = shipped_files();
+    Images::load_files(&images, &labels, SHIPPED)
+        .unwrap_or_else(|e| panic!("the Fashion-MNIST subset shipped in data/fashion-mnist: {e}"))
+}
+
+/// `(train, test)` subsets of `train_len` and `test_len` images of all of Fashion-MNIST,
+/// seeded.
 fn subsets(train_len: usize, test_len: usize) -> (Images, Images) {
     let (train_set, test_set) = fashion();
     (
@@ -84,6 +118,7 @@ fn assert_learned(name: &str, report: &TrainingReport, max_loss: f32, min_accura
 }
 
 #[test]
+#[ignore = "needs all of Fashion-MNIST: apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR), then cargo test --release -- --include-ignored"]
 fn alig_learns_fashion_mnist() {
     let max_lr = 0.1;
     let report = run(OptimizerSpec::Alig { max_lr }, 3);
@@ -102,6 +137,7 @@ fn alig_learns_fashion_mnist() {
 }
 
 #[test]
+#[ignore = "needs all of Fashion-MNIST: apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR), then cargo test --release -- --include-ignored"]
 fn adam_and_sgd_learn_fashion_mnist() {
     assert_learned("Adam", &run(OptimizerSpec::Adam { lr: 1e-3 }, 2), 1.2, 0.6);
     let sgd = run(
@@ -133,11 +169,13 @@ fn the_cosine_schedule_falls_from_the_base_rate_towards_zero() {
 /// convolution's; the dense layers' are shorter), accumulated in short runs and a tree, so
 /// its rounding error stays below ~1e-5 of the largest gradient of its tensor; 1e-4 leaves
 /// room for the exp and log of the softmax. A max-pool whose winner differs between f32 and
-/// f64 (two outputs within rounding of each other) would show up as a larger error.
+/// f64 (two outputs within rounding of each other) would show up as a larger error. The
+/// images: 16 of the shipped ones for the batch and 100 others as the test set.
 #[test]
 fn backward_kernels_match_an_f64_port_of_the_network() {
     const BATCH: usize = 16;
-    let (train_set, test_set) = subsets(BATCH, 100);
+    let (rest, train_set) = shipped().split(BATCH, 1);
+    let test_set = rest.split(100, 2).1;
     let gpu = gpu();
     let kernels = Kernels::new(&gpu.device, SHAPE).unwrap();
     let train_gpu = DeviceImages::upload(&gpu.device, &train_set);
@@ -230,20 +268,26 @@ fn the_adam_kernel_matches_an_f64_port() {
     }
 }
 
+fn class_counts(set: &Images) -> [usize; CLASSES] {
+    let mut counts = [0; CLASSES];
+    set.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    counts
+}
+
 #[test]
 fn the_data_files_are_checked() {
-    let (train_set, test_set) = fashion();
-    assert_eq!(train_set.len(), TRAIN_SAMPLES);
-    assert_eq!(test_set.len(), TEST_SAMPLES);
-    assert_eq!(train_set.pixels.len(), TRAIN_SAMPLES * PIXELS);
-    // Balanced classes: 6,000 and 1,000 of each.
-    for (set, per_class) in [(&train_set, 6000), (&test_set, 1000)] {
-        let mut counts = [0usize; 10];
-        set.labels.iter().for_each(|&l| counts[l as usize] += 1);
-        assert_eq!(counts, [per_class; 10]);
-    }
+    let subset = shipped();
+    assert_eq!(subset.len(), SHIPPED);
+    assert_eq!(subset.pixels.len(), SHIPPED * PIXELS);
+    assert_eq!(class_counts(&subset), SHIPPED_CLASSES);
+    // The header's sample count is checked against the one asked for.
+    let (images, labels) = shipped_files();
+    let refused = Images::load_files(&images, &labels, TEST_SAMPLES).unwrap_err();
+    assert!(matches!(refused, DatasetError::Corrupt { .. }));
+    let message = refused.to_string();
+    assert!(message.contains("dimensions [256, 28, 28]"), "{message}");
 
-    let path = std::path::Path::new("labels.idx");
+    let path = Path::new("labels.idx");
     let idx = |magic: u32, dims: &[u32], payload: usize| {
         let mut bytes: Vec<u8> = magic.to_be_bytes().to_vec();
         dims.iter().for_each(|d| bytes.extend(d.to_be_bytes()));
@@ -266,7 +310,7 @@ fn the_data_files_are_checked() {
     assert!(refused(&idx(0x801, &[5], 4), 0x801, 5).contains("4 bytes of data"));
     assert!(refused(&[0, 0], 0x801, 5).contains("no IDX header"));
 
-    let missing = Images::load(std::path::Path::new("no/such/folder")).unwrap_err();
+    let missing = Images::load(Path::new("no/such/folder")).unwrap_err();
     assert!(matches!(missing, DatasetError::Missing { .. }));
     let message = missing.to_string();
     assert!(
@@ -277,4 +321,26 @@ fn the_data_files_are_checked() {
         message.contains("apt-get install dataset-fashion-mnist"),
         "{message}"
     );
+    assert!(message.contains(dataset::DIR_VARIABLE), "{message}");
+}
+
+/// The whole set's sizes and classes, and the shipped images are its first test images.
+#[test]
+#[ignore = "needs all of Fashion-MNIST: apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR), then cargo test --release -- --include-ignored"]
+fn the_whole_data_set_is_checked() {
+    let (train_set, test_set) = fashion();
+    assert_eq!(train_set.len(), TRAIN_SAMPLES);
+    assert_eq!(test_set.len(), TEST_SAMPLES);
+    assert_eq!(train_set.pixels.len(), TRAIN_SAMPLES * PIXELS);
+    // Balanced classes: 6,000 and 1,000 of each.
+    for (set, per_class) in [(&train_set, 6000), (&test_set, 1000)] {
+        assert_eq!(class_counts(set), [per_class; CLASSES]);
+    }
+
+    let subset = shipped();
+    assert!(
+        subset.pixels == test_set.pixels[..SHIPPED * PIXELS],
+        "data/fashion-mnist's images are not the first {SHIPPED} of the test set"
+    );
+    assert_eq!(subset.labels, test_set.labels[..SHIPPED]);
 }

@@ -25,13 +25,24 @@ const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// How to get the files, said with every error about a missing one.
 pub const INSTALL_HINT: &str = "install Debian's dataset-fashion-mnist package \
-     (`apt-get install dataset-fashion-mnist`, into /usr/share/datasets/fashion-mnist) or \
-     pass --data with a folder holding train-images-idx3-ubyte.gz, \
-     train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz";
+     (`apt-get install dataset-fashion-mnist`, into /usr/share/datasets/fashion-mnist), or \
+     point FASHION_MNIST_DIR (or the example's --data) at a folder holding \
+     train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and \
+     t10k-labels-idx1-ubyte.gz";
 
-/// Where Debian's package puts the files.
+/// The environment variable that names the folder of the four files in place of
+/// [`default_dir`]'s default.
+pub const DIR_VARIABLE: &str = "FASHION_MNIST_DIR";
+
+/// Where the four files are: `FASHION_MNIST_DIR` when it is set and not empty, else where
+/// Debian's package puts them.
 pub fn default_dir() -> PathBuf {
-    PathBuf::from("/usr/share/datasets/fashion-mnist")
+    std::env::var_os(DIR_VARIABLE)
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(
+            || PathBuf::from("/usr/share/datasets/fashion-mnist"),
+            PathBuf::from,
+        )
 }
 
 /// Labelled images: `PIXELS` bytes per sample, sample after sample.
@@ -89,27 +100,35 @@ impl std::error::Error for DatasetError {
 impl Images {
     /// Reads and checks the training and test sets in `dir`: `(train, test)`.
     pub fn load(dir: &Path) -> Result<(Self, Self), DatasetError> {
-        let set = |prefix: &str, samples| -> Result<Self, DatasetError> {
-            let images = dir.join(format!("{prefix}-images-idx3-ubyte.gz"));
-            let labels = dir.join(format!("{prefix}-labels-idx1-ubyte.gz"));
-            let pixels = parse_idx(&images, &read_gz(&images)?, IMAGES_MAGIC, samples)?;
-            let labels_bytes = parse_idx(&labels, &read_gz(&labels)?, LABELS_MAGIC, samples)?;
-            if let Some(position) = labels_bytes.iter().position(|&l| l as usize >= CLASSES) {
-                return Err(DatasetError::Corrupt {
-                    path: labels,
-                    reason: format!(
-                        "label {} of sample {position} is outside 0..={}",
-                        labels_bytes[position],
-                        CLASSES - 1
-                    ),
-                });
-            }
-            Ok(Self {
-                pixels,
-                labels: labels_bytes.into_iter().map(u32::from).collect(),
-            })
+        let set = |prefix: &str, samples| {
+            Self::load_files(
+                &dir.join(format!("{prefix}-images-idx3-ubyte.gz")),
+                &dir.join(format!("{prefix}-labels-idx1-ubyte.gz")),
+                samples,
+            )
         };
         Ok((set("train", TRAIN_SAMPLES)?, set("t10k", TEST_SAMPLES)?))
+    }
+
+    /// Reads and checks one gzipped IDX pair of exactly `samples` images and labels (the
+    /// test suite's subset in `data/fashion-mnist/` is one).
+    pub fn load_files(images: &Path, labels: &Path, samples: usize) -> Result<Self, DatasetError> {
+        let pixels = parse_idx(images, &read_gz(images)?, IMAGES_MAGIC, samples)?;
+        let labels_bytes = parse_idx(labels, &read_gz(labels)?, LABELS_MAGIC, samples)?;
+        if let Some(position) = labels_bytes.iter().position(|&l| l as usize >= CLASSES) {
+            return Err(DatasetError::Corrupt {
+                path: labels.to_path_buf(),
+                reason: format!(
+                    "label {} of sample {position} is outside 0..={}",
+                    labels_bytes[position],
+                    CLASSES - 1
+                ),
+            });
+        }
+        Ok(Self {
+            pixels,
+            labels: labels_bytes.into_iter().map(u32::from).collect(),
+        })
     }
 
     /// Number of samples.
