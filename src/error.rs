@@ -26,7 +26,8 @@ pub enum Error {
     StatsCapacityTooLarge {
         /// The capacity asked for.
         capacity: u32,
-        /// The most this device holds ([`AligConfig::max_stats_capacity`](crate::AligConfig::max_stats_capacity)).
+        /// The most this device holds
+        /// ([`AligConfig::max_stats_capacity`](crate::AligConfig::max_stats_capacity)).
         max: u32,
     },
     /// The projection radius `max_norm` must be finite and greater than zero.

@@ -19,8 +19,9 @@
 //!
 //! [`ParamGroup`]s give sets of tensors their own `max_lr` and momentum (`gamma_hat` stays
 //! global); tensors in no group are frozen. [`Alig::set_max_lr`] and [`Alig::set_momentum`]
-//! change a group's settings between steps (a warmup, a schedule) with a buffer write. `f_star` and `c` turn the same kernels into the
-//! Polyak step with a known optimum or SPS-max.
+//! change a group's settings between steps (a warmup, a schedule) with a buffer write.
+//! `f_star` and `c` turn the same kernels into the Polyak step with a known optimum or
+//! SPS-max.
 //!
 //! A step is two dispatches whatever the number of tensors (three with projection; that many
 //! per window when the arena exceeds one storage binding): pass 1 writes partial sums of
@@ -50,44 +51,54 @@
 //! steps the shard with the combined one.
 //!
 //! [`reference`](mod@reference) holds an f64 CPU port of the kernels with the same semantics.
+//!
+//! ## Guide
+//!
+//! - **The tensors**: an [`Arena`] holds every trainable tensor in one params and one grads
+//!   buffer; the engine binds each tensor at its [`TensorSlot`] ([`Arena::param_binding`],
+//!   [`Arena::grad_binding`]), names it by a [`TensorKey`] (its name or a [`TensorId`]) and
+//!   writes or reads it with [`Arena::write_params`] and [`Arena::read_params`].
+//! - **The optimizer**: [`AligConfig`] holds the hyper-parameters ([`AligConfig::paper`] for
+//!   the paper's defaults, checked by [`AligConfig::validate`]); [`Alig::new`] steps every tensor,
+//!   [`Alig::with_groups`] takes [`ParamGroup`]s. Construction plans the step on the CPU
+//!   (windows, uniforms, specialization) and then makes its buffers, pipelines and bind
+//!   groups once; a step only records dispatches.
+//! - **A step**: [`Alig::record_step`] into the engine's encoder, the loss as [`Loss::Host`]
+//!   or [`Loss::Buffer`] (a GPU buffer the engine's loss kernel wrote: nothing read back).
+//!   On native targets [`Alig::project_params`] projects the parameters once before
+//!   training, as the official code does at construction.
+//! - **What happened**: [`Alig::read_stats`] (async) or [`Alig::read_stats_blocking`] return a
+//!   [`StatsSnapshot`] of [`StepRecord`]s with their [`StepFlags`] (a skipped step, a step at
+//!   `max_lr`, an overflow of the loss scale).
+//! - **Mixed precision**: [`Precision::F16Grads`] and [`Precision::F16`] arenas, with a fixed
+//!   or dynamic [`LossScale`].
+//! - **Large models**: an arena larger than one storage binding runs in windows by itself;
+//!   a model sharded over devices steps with [`Alig::record_local_grad_norm`],
+//!   [`Alig::record_global_update`] and [`ShardNorm`]; [`WorkSplit`] sizes the passes.
+//! - **Checkpoints**: [`Alig::save_state`] gives an [`AligState`] ([`AligState::to_bytes`]
+//!   with a CRC-32), [`Alig::from_state`] restores it.
+//! - **Errors**: every fallible call returns [`Error`]: invalid configuration, a buffer of the
+//!   wrong size or device, a missing feature, a lost device. Nothing a caller passes panics.
+//! - **Devices**: [`Gpu::new`] and [`GpuRequest`] open one for examples and tests; an engine
+//!   passes its own `wgpu::Device` and `wgpu::Queue` instead. [`shaders`] gives the WGSL
+//!   sources for validation elsewhere.
 #![deny(missing_docs)]
 
 mod arena;
-mod checksum;
-mod chunk_table;
-mod config;
-mod device_check;
+mod device;
 mod error;
-mod gpu;
-mod groups;
-mod host_losses;
-mod loss_scale;
-mod max_lr_history;
+mod kernels;
 mod optimizer;
-mod pipelines;
-mod precision;
-mod readback;
 pub mod reference;
-mod shader_types;
-pub mod shaders;
-mod shard_norm;
 mod state;
 mod stats;
-mod summation;
-mod tensor_id;
-mod work_split;
 
-pub use arena::{Arena, ArenaLayout, TensorSlot};
-pub use config::{AligConfig, MomentumKind};
+pub use arena::{Arena, ArenaLayout, Precision, TensorId, TensorKey, TensorSlot};
+pub use device::{Gpu, GpuRequest};
 pub use error::{Error, Result};
-pub use gpu::{Gpu, GpuRequest};
-pub use groups::ParamGroup;
-pub use host_losses::HOST_LOSS_SLOTS;
-pub use loss_scale::LossScale;
-pub use optimizer::{Alig, Loss};
-pub use precision::Precision;
-pub use shard_norm::{NormSlot, ShardNorm};
+pub use kernels::shaders;
+pub use kernels::shard_norm::{NormSlot, ShardNorm};
+pub use kernels::work_split::WorkSplit;
+pub use optimizer::{Alig, AligConfig, Loss, LossScale, MomentumKind, ParamGroup, HOST_LOSS_SLOTS};
 pub use state::AligState;
 pub use stats::{StatsSnapshot, StepFlags, StepRecord};
-pub use tensor_id::{TensorId, TensorKey};
-pub use work_split::WorkSplit;

@@ -5,11 +5,15 @@
 //! The functions are named after the kernels they port: [`grad_sq_norm`] (pass 1),
 //! [`step_size`], [`group_gamma`] and [`alig_update`] (pass 2), [`project_params`] (pass 3).
 
-use crate::config::{AligConfig, MomentumKind};
+use crate::arena::Precision;
 use crate::error::{Error, Result};
-use crate::groups::{assign_groups, ParamGroup};
-use crate::precision::Precision;
+use crate::optimizer::config::{AligConfig, MomentumKind};
+use crate::optimizer::{assign_groups, ParamGroup};
 use crate::stats::StepFlags;
+
+/// Pass 3, shared with the host projection of
+/// [`Alig::project_params`](crate::Alig::project_params).
+pub use crate::optimizer::project_params;
 
 /// The step size the kernels would compute, in f64.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -114,19 +118,6 @@ pub fn alig_update(
             }
         }
     }
-}
-
-/// Pass 3: if the global norm of `params` exceeds `max_norm`, scales them all onto the ball
-/// of that radius. Returns `||w||^2` before the projection.
-pub fn project_params(params: &mut [&mut Vec<f64>], max_norm: f64) -> f64 {
-    let sq_norm: f64 = params.iter().flat_map(|p| p.iter()).map(|w| w * w).sum();
-    if sq_norm.is_finite() && sq_norm > max_norm * max_norm {
-        let scale = max_norm / sq_norm.sqrt();
-        for w in params.iter_mut().flat_map(|p| p.iter_mut()) {
-            *w *= scale;
-        }
-    }
-    sq_norm
 }
 
 /// `x` rounded to the nearest f16, as an f64.
@@ -254,6 +245,44 @@ impl AligReference {
     /// parameters; a frozen tensor's gradient is ignored). A skipped step changes nothing but
     /// the counters.
     pub fn step(&mut self, loss: f64, grads: &[Vec<f64>]) -> Result<StepSize> {
+        self.check_grads(grads)?;
+        let grads = self.stored_grads(grads);
+        let loss_scale = self.loss_scale;
+        let (gamma_hat, mut flags) = self.step_size(loss, &grads);
+        self.steps = self.steps.wrapping_add(1);
+        if flags.skipped() {
+            self.skipped = self.skipped.wrapping_add(1);
+            flags.0 |= self.update_loss_scale(flags).0;
+            return Ok(StepSize {
+                gamma_hat,
+                gamma: 0.0,
+                flags,
+                param_sq_norm: 0.0,
+                loss_scale,
+            });
+        }
+        let first_gamma = group_gamma(gamma_hat, self.groups[0].max_lr);
+        if first_gamma != gamma_hat {
+            flags.0 |= StepFlags::CLIPPED.0;
+        }
+        let unscaled: Vec<Vec<f64>> = grads
+            .iter()
+            .map(|g| g.iter().map(|x| x / loss_scale).collect())
+            .collect();
+        self.update(gamma_hat, &unscaled);
+        let param_sq_norm = self.project();
+        flags.0 |= self.update_loss_scale(flags).0;
+        Ok(StepSize {
+            gamma_hat,
+            gamma: first_gamma,
+            flags,
+            param_sq_norm,
+            loss_scale,
+        })
+    }
+
+    /// One gradient per tensor, of its length.
+    fn check_grads(&self, grads: &[Vec<f64>]) -> Result<()> {
         if grads.len() != self.params.len() {
             return Err(Error::LengthMismatch {
                 tensor: "(tensor count)".into(),
@@ -270,95 +299,69 @@ impl AligReference {
                 });
             }
         }
-        // The gradients as stored (f16 where the arena keeps them so), still scaled.
-        let stored: Vec<Vec<f64>>;
-        let grads = if self.precision.grad_bytes() == 2 {
-            stored = grads
+        Ok(())
+    }
+
+    /// The gradients as the arena stores them (rounded to f16 where it keeps them so), still
+    /// scaled.
+    fn stored_grads(&self, grads: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        if self.precision.grad_bytes() == 2 {
+            grads
                 .iter()
                 .map(|g| g.iter().map(|&x| round_to_f16(x as f32)).collect())
-                .collect();
-            &stored[..]
+                .collect()
         } else {
-            grads
-        };
+            grads.to_vec()
+        }
+    }
+
+    /// Pass 1 and the step size: `gamma_hat` and the flags, from the trainable gradients.
+    fn step_size(&self, loss: f64, grads: &[Vec<f64>]) -> (f64, StepFlags) {
         let trainable = |k: &usize| self.tensor_groups[*k].is_some();
         let (scaled_norm, finite) =
             grad_sq_norm((0..grads.len()).filter(trainable).map(|k| &grads[k][..]));
-        let loss_scale = self.loss_scale;
         // A scaled norm beyond f32 overflows on the GPU, whatever it is unscaled.
         let norm = if scaled_norm > f64::from(f32::MAX) {
             f64::INFINITY
         } else {
-            scaled_norm / (loss_scale * loss_scale)
+            scaled_norm / (self.loss_scale * self.loss_scale)
         };
         let unbounded = self.groups.iter().any(|g| g.max_lr.is_none());
-        let (gamma_hat, mut flags) = step_size(&self.config, unbounded, loss, norm, finite);
-        self.steps = self.steps.wrapping_add(1);
-        if flags.skipped() {
-            self.skipped = self.skipped.wrapping_add(1);
-            flags.0 |= self.update_loss_scale(flags).0;
-            return Ok(StepSize {
-                gamma_hat,
-                gamma: 0.0,
-                flags,
-                param_sq_norm: 0.0,
-                loss_scale,
-            });
-        }
-        let unscaled: Vec<Vec<f64>>;
-        let grads = if self.config.loss_scale.is_scaled() {
-            unscaled = grads
-                .iter()
-                .map(|g| g.iter().map(|x| x / loss_scale).collect())
-                .collect();
-            &unscaled[..]
-        } else {
-            grads
-        };
-        let first_gamma = group_gamma(gamma_hat, self.groups[0].max_lr);
-        if first_gamma != gamma_hat {
-            flags.0 |= StepFlags::CLIPPED.0;
-        }
+        step_size(&self.config, unbounded, loss, norm, finite)
+    }
+
+    /// Pass 2's update of every trainable tensor, with its group's step size and momentum.
+    fn update(&mut self, gamma_hat: f64, grads: &[Vec<f64>]) {
+        let kind = self.config.momentum_kind;
         for (k, group) in self.tensor_groups.iter().enumerate() {
             if let Some(group) = group.map(|g| &self.groups[g]) {
                 let gamma = group_gamma(gamma_hat, group.max_lr);
                 let mu = f64::from(group.momentum);
-                let kind = self.config.momentum_kind;
-                alig_update(
-                    kind,
-                    mu,
-                    gamma,
-                    &mut self.params[k],
-                    &mut self.momentum[k],
-                    &grads[k],
-                );
+                let (params, momentum) = (&mut self.params[k], &mut self.momentum[k]);
+                alig_update(kind, mu, gamma, params, momentum, &grads[k]);
             }
         }
-        let mut param_sq_norm = 0.0;
-        if let Some(max_norm) = self.config.max_norm {
-            let mut trainable: Vec<&mut Vec<f64>> = self
-                .params
-                .iter_mut()
-                .zip(&self.tensor_groups)
-                .filter(|(_, group)| group.is_some())
-                .map(|(p, _)| p)
-                .collect();
-            param_sq_norm = project_params(&mut trainable, f64::from(max_norm));
-        }
-        flags.0 |= self.update_loss_scale(flags).0;
-        Ok(StepSize {
-            gamma_hat,
-            gamma: first_gamma,
-            flags,
-            param_sq_norm,
-            loss_scale,
-        })
+    }
+
+    /// Pass 3 with projection on: `||w||^2` of the trainable parameters before it (else 0).
+    fn project(&mut self) -> f64 {
+        let Some(max_norm) = self.config.max_norm else {
+            return 0.0;
+        };
+        let mut trainable: Vec<&mut Vec<f64>> = self
+            .params
+            .iter_mut()
+            .zip(&self.tensor_groups)
+            .filter(|(_, group)| group.is_some())
+            .map(|(p, _)| p)
+            .collect();
+        project_params(&mut trainable, f64::from(max_norm))
     }
 
     /// Sets the `max_lr` of group `group` for the next steps, as
     /// [`Alig::set_max_lr`](crate::Alig::set_max_lr) does.
     pub fn set_max_lr(&mut self, group: usize, max_lr: Option<f32>) -> Result<()> {
-        crate::config::validate_max_lr(max_lr)?;
+        crate::optimizer::config::validate_max_lr(max_lr)?;
         self.group_mut(group)?.max_lr = max_lr;
         Ok(())
     }
@@ -367,7 +370,7 @@ impl AligReference {
     /// [`Alig::set_momentum`](crate::Alig::set_momentum) does: at 0 the group's momentum
     /// buffer is left as it is.
     pub fn set_momentum(&mut self, group: usize, momentum: f32) -> Result<()> {
-        crate::config::validate_momentum(momentum)?;
+        crate::optimizer::config::validate_momentum(momentum)?;
         self.group_mut(group)?.momentum = momentum;
         Ok(())
     }

@@ -8,105 +8,10 @@
 //! from exactly the combined value, with its kernels unchanged. Given its own value back, a
 //! single shard steps bit for bit as [`Alig::record_step`] does.
 
-use super::{entry, Alig, Loss};
-use crate::arena::buffer_slice;
-use crate::error::{catch_gpu_errors, Error, Result};
-use crate::pipelines::{shard_norms_binding, KernelPipeline, ShardPipelines};
-use crate::shader_types::AligUniforms;
-use crate::shard_norm::{NormSlot, ShardNorm};
-
-/// Which call of a sharded step comes next; between steps, the first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) enum ShardCall {
-    #[default]
-    LocalGradNorm,
-    GlobalUpdate,
-    LocalParamNorm,
-    GlobalProjection,
-}
-
-impl ShardCall {
-    fn name(self) -> &'static str {
-        match self {
-            Self::LocalGradNorm => "record_local_grad_norm",
-            Self::GlobalUpdate => "record_global_update",
-            Self::LocalParamNorm => "record_local_param_norm",
-            Self::GlobalProjection => "record_global_projection",
-        }
-    }
-
-    fn expect(self, called: Self) -> Result<()> {
-        if self == called {
-            Ok(())
-        } else {
-            Err(Error::ShardedStepOrder {
-                called: called.name(),
-                expected: self.name(),
-            })
-        }
-    }
-
-    /// A plain step may not fall inside a sharded one: it would overwrite its partials.
-    pub(super) fn expect_plain_step(self) -> Result<()> {
-        if self == Self::LocalGradNorm {
-            Ok(())
-        } else {
-            Err(Error::ShardedStepOrder {
-                called: "record_step",
-                expected: self.name(),
-            })
-        }
-    }
-}
-
-/// The sharded step's kernels and the buffer their sums land in.
-#[derive(Debug)]
-pub(super) struct ShardExchange {
-    pipelines: ShardPipelines,
-    grad_norm: wgpu::BindGroup,
-    param_norm: Option<wgpu::BindGroup>,
-    /// This shard's sums: the gradients' `ShardNorm`, then the parameters'.
-    local_norms: wgpu::Buffer,
-}
-
-impl ShardExchange {
-    fn new(alig: &Alig) -> Result<Self> {
-        let device = &alig.device;
-        let pipelines = ShardPipelines::new(device, &alig.pipelines)?;
-        catch_gpu_errors(device, || {
-            let local_norms = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgpu-alig shard norms"),
-                size: 2 * ShardNorm::SIZE,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            // The first window's block: its num_partials counts every window's.
-            let uniforms = buffer_slice(
-                &alig.uniform_buffer,
-                0,
-                std::mem::size_of::<AligUniforms>() as u64,
-            );
-            let bind_group = |kernel: &KernelPipeline| {
-                use shard_norms_binding::*;
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("wgpu-alig shard norms"),
-                    layout: &kernel.bind_group_layout,
-                    entries: &[
-                        entry(UNIFORMS, uniforms.clone()),
-                        entry(PARTIALS, alig.partials.as_entire_buffer_binding()),
-                        entry(LOCAL_NORMS, local_norms.as_entire_buffer_binding()),
-                    ],
-                })
-            };
-            Self {
-                grad_norm: bind_group(&pipelines.grad_norm),
-                param_norm: pipelines.param_norm.as_ref().map(bind_group),
-                pipelines,
-                local_norms,
-            }
-        })
-    }
-}
+use super::alig::{Alig, Loss};
+use super::shard_exchange::{ShardCall, ShardExchange};
+use crate::error::Result;
+use crate::kernels::shard_norm::{NormSlot, ShardNorm};
 
 /// Which set of partials a combined norm replaces.
 #[derive(Clone, Copy)]
@@ -122,11 +27,12 @@ impl Alig {
     /// its own collective: an f32 sum and a u32 max) and gives every device the same result
     /// in [`Alig::record_global_update`]. One dispatch per window, one small one and a copy.
     ///
-    /// The calls of a sharded step come in order: this one, `record_global_update`, and
-    /// with projection `record_local_param_norm` and `record_global_projection`; any other
-    /// order, or [`Alig::record_step`] in between, is [`Error::ShardedStepOrder`]. The first
-    /// call builds the step's two small kernels. A slot in a buffer of another device of the
-    /// same instance is [`Error::WrongDevice`], as in [`Alig::record_step`].
+    /// The calls of a sharded step come in order: this one, `record_global_update`, and with
+    /// projection `record_local_param_norm` and `record_global_projection`; any other order, or
+    /// [`Alig::record_step`] in between, is
+    /// [`Error::ShardedStepOrder`](crate::Error::ShardedStepOrder). The first call builds the
+    /// step's two small kernels. A slot in a buffer of another device of the same instance is
+    /// [`Error::WrongDevice`](crate::Error::WrongDevice), as in [`Alig::record_step`].
     pub fn record_local_grad_norm(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
@@ -237,14 +143,14 @@ impl Alig {
     fn check_norm_slot(&mut self, slot: NormSlot<'_>, usage: wgpu::BufferUsages) -> Result<()> {
         slot.check(usage)?;
         self.checked_buffers
-            .check(&self.device, slot.buffer, &self.state)
+            .check(&self.device, slot.buffer, &self.buffers.state)
     }
 
     /// The sharded step's kernels, built on the first call; put back by the caller.
     fn take_shard_exchange(&mut self) -> Result<ShardExchange> {
         match self.shard_exchange.take() {
             Some(exchange) => Ok(exchange),
-            None => ShardExchange::new(self),
+            None => ShardExchange::new(&self.device, &self.plan, &self.pipelines, &self.buffers),
         }
     }
 
@@ -255,17 +161,17 @@ impl Alig {
         set: PartialSet,
         global: NormSlot<'_>,
     ) {
-        let first = set as u64 * u64::from(self.num_partials) * ShardNorm::SIZE;
+        let first = set as u64 * u64::from(self.plan.num_partials) * ShardNorm::SIZE;
         encoder.copy_buffer_to_buffer(
             global.buffer,
             global.offset,
-            &self.partials,
+            &self.buffers.partials,
             first,
             ShardNorm::SIZE,
         );
-        let rest = u64::from(self.num_partials - 1) * ShardNorm::SIZE;
+        let rest = u64::from(self.plan.num_partials - 1) * ShardNorm::SIZE;
         if rest > 0 {
-            encoder.clear_buffer(&self.partials, first + ShardNorm::SIZE, Some(rest));
+            encoder.clear_buffer(&self.buffers.partials, first + ShardNorm::SIZE, Some(rest));
         }
     }
 }
@@ -283,31 +189,4 @@ fn copy_local_norm(
         out.offset,
         ShardNorm::SIZE,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_calls_of_a_sharded_step_come_in_order() {
-        assert!(ShardCall::LocalGradNorm
-            .expect(ShardCall::LocalGradNorm)
-            .is_ok());
-        assert!(matches!(
-            ShardCall::LocalGradNorm.expect(ShardCall::GlobalUpdate),
-            Err(Error::ShardedStepOrder {
-                called: "record_global_update",
-                expected: "record_local_grad_norm"
-            })
-        ));
-        assert!(ShardCall::LocalGradNorm.expect_plain_step().is_ok());
-        assert!(matches!(
-            ShardCall::GlobalUpdate.expect_plain_step(),
-            Err(Error::ShardedStepOrder {
-                called: "record_step",
-                expected: "record_global_update"
-            })
-        ));
-    }
 }

@@ -4,7 +4,7 @@
 
 use crate::arena::ArenaLayout;
 use crate::error::{Error, Result};
-use crate::shader_types::{CHUNK_FLOATS, CHUNK_GROUP_BITS};
+use crate::kernels::shader_types::{CHUNK_FLOATS, CHUNK_GROUP_BITS};
 
 /// Most groups an entry can name.
 pub(crate) const MAX_GROUPS: usize = 1 << CHUNK_GROUP_BITS;

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::config::{validate_max_lr, validate_momentum};
 use crate::error::{Error, Result};
+use crate::optimizer::config::{validate_max_lr, validate_momentum};
 
 /// A set of tensors of the arena with its own `max_lr` and `momentum`.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! group layouts, built once per optimizer with the reduction the device supports.
 
 use crate::error::{catch_gpu_errors, Result};
-use crate::shaders::{Kernel, Reduction, Specialization};
+use crate::kernels::shaders::{Kernel, Reduction, Specialization};
 
 /// Binding indices of pass 1 (`shaders/grad_sq_norm.wgsl`).
 pub(crate) mod grad_sq_norm_binding {
@@ -68,6 +68,52 @@ fn layout_entry(binding: u32, access: Access) -> wgpu::BindGroupLayoutEntry {
         },
         count: None,
     }
+}
+
+/// What pass 1 does with each of its bindings.
+fn grad_sq_norm_bindings() -> Vec<(u32, Access)> {
+    use grad_sq_norm_binding::*;
+    use Access::*;
+    vec![
+        (UNIFORMS, Uniform),
+        (GRADS, Read),
+        (PARTIALS, ReadWrite),
+        (CHUNK_TABLE, Read),
+    ]
+}
+
+/// What pass 2 does with each of its bindings (the f16 copy of the parameters only with a
+/// master copy).
+fn alig_update_bindings(half_params: bool) -> Vec<(u32, Access)> {
+    use alig_update_binding::*;
+    use Access::*;
+    let mut bindings = vec![
+        (UNIFORMS, Uniform),
+        (PARTIALS, ReadWrite),
+        (STATE, ReadWrite),
+        (PARAMS, ReadWrite),
+        (GRADS, Read),
+        (MOMENTUM, ReadWrite),
+        (GROUPS, Read),
+        (CHUNK_TABLE, Read),
+    ];
+    bindings.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
+    bindings
+}
+
+/// What pass 3 does with each of its bindings.
+fn project_params_bindings(half_params: bool) -> Vec<(u32, Access)> {
+    use project_params_binding::*;
+    use Access::*;
+    let mut bindings = vec![
+        (UNIFORMS, Uniform),
+        (PARTIALS, Read),
+        (STATE, ReadWrite),
+        (PARAMS, ReadWrite),
+        (CHUNK_TABLE, Read),
+    ];
+    bindings.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
+    bindings
 }
 
 /// A kernel's pipeline with the layout of its single bind group.
@@ -136,67 +182,19 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     /// Compiles the kernels for `spec`; a shader or layout error comes back as `Err`.
     pub fn new(device: &wgpu::Device, spec: &Specialization) -> Result<Self> {
-        use Access::*;
         let reduction = Reduction::for_device(device);
-        catch_gpu_errors(device, || {
-            let norm = {
-                use grad_sq_norm_binding::*;
-                [
-                    (UNIFORMS, Uniform),
-                    (GRADS, Read),
-                    (PARTIALS, ReadWrite),
-                    (CHUNK_TABLE, Read),
-                ]
-            };
-            let half_params = spec.precision.has_master();
-            let update = {
-                use alig_update_binding::*;
-                let mut update = vec![
-                    (UNIFORMS, Uniform),
-                    (PARTIALS, ReadWrite),
-                    (STATE, ReadWrite),
-                    (PARAMS, ReadWrite),
-                    (GRADS, Read),
-                    (MOMENTUM, ReadWrite),
-                    (GROUPS, Read),
-                    (CHUNK_TABLE, Read),
-                ];
-                update.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
-                update
-            };
-            let project = {
-                use project_params_binding::*;
-                let mut project = vec![
-                    (UNIFORMS, Uniform),
-                    (PARTIALS, Read),
-                    (STATE, ReadWrite),
-                    (PARAMS, ReadWrite),
-                    (CHUNK_TABLE, Read),
-                ];
-                project.extend(half_params.then_some((HALF_PARAMS, ReadWrite)));
-                project
-            };
-            Self {
-                grad_sq_norm: KernelPipeline::new(
-                    device,
-                    Kernel::GradSqNorm,
-                    reduction,
-                    spec,
-                    &norm,
-                ),
-                alig_update: KernelPipeline::new(
-                    device,
-                    Kernel::AligUpdate,
-                    reduction,
-                    spec,
-                    &update,
-                ),
-                project_params: spec.projection.then(|| {
-                    KernelPipeline::new(device, Kernel::ProjectParams, reduction, spec, &project)
-                }),
-                reduction,
-                specialization: *spec,
-            }
+        let half_params = spec.precision.has_master();
+        let pipeline = |kernel, bindings: &[(u32, Access)]| {
+            KernelPipeline::new(device, kernel, reduction, spec, bindings)
+        };
+        catch_gpu_errors(device, || Self {
+            grad_sq_norm: pipeline(Kernel::GradSqNorm, &grad_sq_norm_bindings()),
+            alig_update: pipeline(Kernel::AligUpdate, &alig_update_bindings(half_params)),
+            project_params: spec
+                .projection
+                .then(|| pipeline(Kernel::ProjectParams, &project_params_bindings(half_params))),
+            reduction,
+            specialization: *spec,
         })
     }
 }

@@ -9,11 +9,12 @@
 //! update kernel compares the two and skips a step whose slot was reused, with
 //! `StepFlags::SKIPPED_LOSS_OVERWRITTEN`. Nothing is allocated or polled per step.
 
-use crate::device_check::create_buffer_with;
+use crate::device::check::create_buffer_with;
 use crate::error::Result;
-use crate::shader_types::{StepStateHeader, HOST_LOSS_TAG_HALF_BITS};
+use crate::kernels::shader_types::{StepStateHeader, HOST_LOSS_TAG_HALF_BITS};
 
-/// Host losses that can wait for their submit at once (see [`Alig::record_step`](crate::Alig::record_step)).
+/// Host losses that can wait for their submit at once (see
+/// [`Alig::record_step`](crate::Alig::record_step)).
 pub const HOST_LOSS_SLOTS: u32 = 256;
 
 const SLOT_BYTES: u64 = 8;

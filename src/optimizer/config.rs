@@ -1,21 +1,10 @@
 //! The optimizer's hyper-parameters and their validation.
 
 use crate::error::{Error, Result};
-use crate::loss_scale::LossScale;
-use crate::shader_types::StepStateHeader;
+use crate::kernels::shader_types::StepStateHeader;
+pub use crate::kernels::shaders::MomentumKind;
+use crate::optimizer::loss_scale::LossScale;
 use crate::stats::StepRecord;
-
-/// How momentum enters the update (see the crate docs for the formulas).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MomentumKind {
-    /// The official ALI-G default: `z <- mu*z - gamma*g ; w <- w - gamma*g + mu*z`
-    /// (the step size is kept inside the buffer).
-    #[default]
-    Nesterov,
-    /// `adjusted_momentum=True` in the official code, i.e. `torch.optim.SGD(nesterov=True)`
-    /// with `lr = gamma`: `z <- mu*z - g ; w <- w - gamma*g + gamma*mu*z`.
-    Adjusted,
-}
 
 /// Hyper-parameters of ALI-G and its Polyak-step generalisation:
 ///

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures_intrusive::channel::shared::oneshot_channel;
 
-use crate::device_check::check_not_lost;
+use crate::device::check::check_not_lost;
 use crate::error::{catch_gpu_errors, Error, Result};
 
 /// Records a copy of `size` bytes of `buffer` at `offset`, submits it, and returns a future of
@@ -62,6 +62,15 @@ pub(crate) fn read_ranges(
     }
     let submission = queue.submit([encoder.finish()]);
 
+    Ok((submission, mapped_bytes(device, staging)))
+}
+
+/// Maps `staging` once the copies into it have run, and gives its bytes; a failure is
+/// [`Error::DeviceLost`] when the device is lost, else [`Error::Readback`].
+fn mapped_bytes(
+    device: &wgpu::Device,
+    staging: wgpu::Buffer,
+) -> impl Future<Output = Result<Vec<u8>>> + wgpu::WasmNotSend + 'static {
     let (sender, receiver) = oneshot_channel();
     // A device lost since the check leaves the staging buffer invalid: mapping it is then a
     // validation error, caught here, and the callback reports the failure.
@@ -72,7 +81,7 @@ pub(crate) fn read_ranges(
         })
     });
     let device = device.clone();
-    Ok((submission, async move {
+    async move {
         let failure = match (mapped, receiver.receive().await) {
             (Ok(()), Some(Ok(()))) => None,
             (Err(e), _) => Some(e.to_string()),
@@ -93,7 +102,7 @@ pub(crate) fn read_ranges(
         };
         staging.unmap();
         Ok(bytes)
-    }))
+    }
 }
 
 /// [`read_buffer`], waiting for the device: for tests, tools and checkpoints, not the
@@ -111,6 +120,22 @@ pub(crate) fn read_buffer_blocking(
     pollster::block_on(bytes)
 }
 
+/// On wasm32 a blocking read could never complete: the browser resolves the map only once
+/// control returns to its event loop. So it is an `Err` there, not a hang; read with
+/// [`read_buffer`] and await it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn read_buffer_blocking(
+    _device: &wgpu::Device,
+    _queue: &wgpu::Queue,
+    _buffer: &wgpu::Buffer,
+    _offset: u64,
+    _size: u64,
+) -> Result<Vec<u8>> {
+    Err(Error::Readback(
+        "blocking reads cannot complete in a browser (wasm32): await an async read".into(),
+    ))
+}
+
 /// [`read_buffer_blocking`] of `f32`s.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn read_f32s_blocking(
@@ -122,47 +147,6 @@ pub(crate) fn read_f32s_blocking(
 ) -> Result<Vec<f32>> {
     let bytes = read_buffer_blocking(device, queue, buffer, offset, size)?;
     Ok(bytemuck::pod_collect_to_vec(&bytes))
-}
-
-/// [`read_buffer_blocking`] of elements of `element_bytes` (4: f32, 2: f16), as f32s.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn read_values_blocking(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    buffer: &wgpu::Buffer,
-    range: std::ops::Range<u64>,
-    element_bytes: u64,
-) -> Result<Vec<f32>> {
-    let bytes = read_buffer_blocking(device, queue, buffer, range.start, range.end - range.start)?;
-    Ok(crate::precision::decode(&bytes, element_bytes))
-}
-
-/// See the wasm32 [`read_f32s_blocking`].
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn read_values_blocking(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    buffer: &wgpu::Buffer,
-    range: std::ops::Range<u64>,
-    _element_bytes: u64,
-) -> Result<Vec<f32>> {
-    read_f32s_blocking(device, queue, buffer, range.start, range.end - range.start)
-}
-
-/// On wasm32 a blocking read could never complete: the browser resolves the map only once
-/// control returns to its event loop. So it is an `Err` there, not a hang; read with
-/// [`read_buffer`] and await it.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn read_f32s_blocking(
-    _device: &wgpu::Device,
-    _queue: &wgpu::Queue,
-    _buffer: &wgpu::Buffer,
-    _offset: u64,
-    _size: u64,
-) -> Result<Vec<f32>> {
-    Err(Error::Readback(
-        "blocking reads cannot complete in a browser (wasm32): await an async read".into(),
-    ))
 }
 
 /// Blocks until the device has finished all submitted work.

@@ -1,25 +1,23 @@
 //! The WGSL sources of the kernels. A kernel's module is the precision's prelude
-//! (`precision_f32.wgsl`, `precision_f16_grads.wgsl` or `precision_f16.wgsl`), `common.wgsl`, the workgroup
-//! reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
+//! (`precision_f32.wgsl`, `precision_f16_grads.wgsl` or `precision_f16.wgsl`), `common.wgsl`, the
+//! workgroup reduction it uses (`reduce_subgroup.wgsl` where the device has `Features::SUBGROUP`,
 //! `reduce_shared_memory.wgsl` elsewhere), `sum_partials.wgsl` for the passes that sum an earlier
-//! pass's partials, and its own file (the two kernels of a sharded step share
-//! `shard_norms.wgsl`).
+//! pass's partials, and its own file (the two kernels of a sharded step share `shard_norms.wgsl`).
 
-use crate::config::MomentumKind;
-use crate::precision::Precision;
+use crate::arena::Precision;
 
-const PRECISION_F32: &str = include_str!("../shaders/precision_f32.wgsl");
-const PRECISION_F16_GRADS: &str = include_str!("../shaders/precision_f16_grads.wgsl");
-const PRECISION_F16: &str = include_str!("../shaders/precision_f16.wgsl");
+const PRECISION_F32: &str = include_str!("../../shaders/precision_f32.wgsl");
+const PRECISION_F16_GRADS: &str = include_str!("../../shaders/precision_f16_grads.wgsl");
+const PRECISION_F16: &str = include_str!("../../shaders/precision_f16.wgsl");
 
-const COMMON: &str = include_str!("../shaders/common.wgsl");
-const REDUCE_SHARED_MEMORY: &str = include_str!("../shaders/reduce_shared_memory.wgsl");
-const REDUCE_SUBGROUP: &str = include_str!("../shaders/reduce_subgroup.wgsl");
-const SUM_PARTIALS: &str = include_str!("../shaders/sum_partials.wgsl");
-const GRAD_SQ_NORM: &str = include_str!("../shaders/grad_sq_norm.wgsl");
-const ALIG_UPDATE: &str = include_str!("../shaders/alig_update.wgsl");
-const PROJECT_PARAMS: &str = include_str!("../shaders/project_params.wgsl");
-const SHARD_NORMS: &str = include_str!("../shaders/shard_norms.wgsl");
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const REDUCE_SHARED_MEMORY: &str = include_str!("../../shaders/reduce_shared_memory.wgsl");
+const REDUCE_SUBGROUP: &str = include_str!("../../shaders/reduce_subgroup.wgsl");
+const SUM_PARTIALS: &str = include_str!("../../shaders/sum_partials.wgsl");
+const GRAD_SQ_NORM: &str = include_str!("../../shaders/grad_sq_norm.wgsl");
+const ALIG_UPDATE: &str = include_str!("../../shaders/alig_update.wgsl");
+const PROJECT_PARAMS: &str = include_str!("../../shaders/project_params.wgsl");
+const SHARD_NORMS: &str = include_str!("../../shaders/shard_norms.wgsl");
 
 /// How a kernel reduces values across a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +44,18 @@ impl Reduction {
             Self::SharedMemory => REDUCE_SHARED_MEMORY,
         }
     }
+}
+
+/// How momentum enters the update (see the crate docs for the formulas).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MomentumKind {
+    /// The official ALI-G default: `z <- mu*z - gamma*g ; w <- w - gamma*g + mu*z`
+    /// (the step size is kept inside the buffer).
+    #[default]
+    Nesterov,
+    /// `adjusted_momentum=True` in the official code, i.e. `torch.optim.SGD(nesterov=True)`
+    /// with `lr = gamma`: `z <- mu*z - g ; w <- w - gamma*g + gamma*mu*z`.
+    Adjusted,
 }
 
 /// What an optimizer fixes for its whole life, compiled into its kernels as WGSL `override`

@@ -65,7 +65,7 @@ pub(crate) struct GroupParams {
 
 /// Mirrors `Partial` in `shaders/common.wgsl`: what one workgroup of a pass leaves, and what
 /// a sharded step exchanges.
-pub(crate) use crate::shard_norm::ShardNorm as Partial;
+pub(crate) use crate::kernels::shard_norm::ShardNorm as Partial;
 
 /// Mirrors the fixed head of `StepState` in `shaders/common.wgsl`; the ring of
 /// [`StepRecord`](crate::StepRecord)s follows it in the same buffer.
@@ -89,7 +89,7 @@ mod tests {
     use crate::stats::{StepFlags, StepRecord};
 
     fn common() -> naga::Module {
-        naga::front::wgsl::parse_str(include_str!("../shaders/common.wgsl"))
+        naga::front::wgsl::parse_str(include_str!("../../shaders/common.wgsl"))
             .expect("common.wgsl parses")
     }
 
@@ -245,8 +245,8 @@ mod tests {
         assert_eq!(c("CHUNK_GROUP_MASK"), (1 << CHUNK_GROUP_BITS) - 1);
         assert_eq!(c("BLOCK_TERMS"), BLOCK_TERMS);
         let sum_partials = [
-            include_str!("../shaders/common.wgsl"),
-            include_str!("../shaders/sum_partials.wgsl"),
+            include_str!("../../shaders/common.wgsl"),
+            include_str!("../../shaders/sum_partials.wgsl"),
         ]
         .join("\n");
         let sum_partials =

@@ -19,7 +19,7 @@
 //! Nothing here depends on a compiler keeping an algebraic identity: only the order of the
 //! additions matters, and it is fixed by the kernels' code.
 
-use crate::shader_types::{BLOCK_TERMS, PARTIAL_SLICES, WORKGROUP_SIZE};
+use crate::kernels::shader_types::{BLOCK_TERMS, PARTIAL_SLICES, WORKGROUP_SIZE};
 
 /// The unit roundoff of `f32`.
 const UNIT_ROUNDOFF: f64 = 1.0 / (1u64 << 24) as f64;

@@ -48,7 +48,7 @@ impl WorkSplit {
     /// Workgroups of 256 threads for a pass over `len_vec4` `vec4`s (at least one).
     pub fn workgroups(&self, len_vec4: u32) -> u32 {
         len_vec4
-            .div_ceil(crate::shader_types::WORKGROUP_SIZE * self.vec4_per_thread)
+            .div_ceil(crate::kernels::shader_types::WORKGROUP_SIZE * self.vec4_per_thread)
             .clamp(1, self.max_workgroups)
     }
 }
