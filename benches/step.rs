@@ -36,10 +36,16 @@ mod naive;
 mod options;
 #[path = "step/preamble.rs"]
 mod preamble;
+// The examples' and the tests' blocking reads of raw buffers.
+#[path = "../examples/common/readback.rs"]
+mod readback;
 #[path = "step/record_cost.rs"]
 mod record_cost;
 #[path = "step/row.rs"]
 mod row;
+// The examples' and the tests' seeded generator.
+#[path = "../examples/common/split_mix.rs"]
+mod split_mix;
 #[path = "step/split_sweep.rs"]
 mod split_sweep;
 #[path = "step/streaming.rs"]

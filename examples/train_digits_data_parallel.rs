@@ -66,13 +66,7 @@ const DEVICES: usize = 2;
 const SHUFFLE_STREAM: u64 = 0x4450_5348_5546_4c45;
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    engine::common::exit_code(run(Args::parse()))
 }
 
 fn run(args: Args) -> engine::Result<()> {

@@ -53,13 +53,7 @@ const VALIDATION_SEED: u64 = 2020;
 const VALIDATION_FRACTION: usize = 6;
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    engine::common::exit_code(run(Args::parse()))
 }
 
 fn run(args: Args) -> engine::Result<()> {

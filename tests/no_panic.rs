@@ -576,19 +576,8 @@ fn read_loss_scale(gpu: &Gpu, alig: &Alig, lost: bool) {
     }
     encoder.copy_buffer_to_buffer(&out, 0, &staging, 0, 4);
     gpu.queue.submit([encoder.finish()]);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        let _ = sender.send(result);
-    });
-    device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .expect("device poll");
-    receiver.recv().expect("map callback ran").expect("mapped");
-    let scale: f32 = {
-        let view = staging.get_mapped_range(..).expect("mapped range");
-        bytemuck::pod_read_unaligned(&view)
-    };
-    staging.unmap();
+    let scale: f32 = common::readback::map_read(device, &staging, .., bytemuck::pod_read_unaligned)
+        .expect("the loss scale read back");
     assert!(
         scale.is_finite() && scale > 0.0,
         "the loss scale the backward pass reads is {scale}"

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::readback::read_f32s;
 use common::{bits, gpu, Rng};
 use wgpu_alig::{reference::AligReference, Alig, AligConfig, Arena, Gpu, Loss, ParamGroup};
 
@@ -13,22 +14,8 @@ const TENSORS: [(&str, usize); 3] = [("a", 3), ("b", 130), ("frozen", 5)];
 
 /// The whole of `buffer`, read back.
 fn read_whole(gpu: &Gpu, buffer: &wgpu::Buffer) -> Vec<f32> {
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: buffer.size(),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
-    gpu.queue.submit([encoder.finish()]);
-    staging.map_async(wgpu::MapMode::Read, .., |result| result.unwrap());
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .unwrap();
-    let values = bytemuck::pod_collect_to_vec(&staging.get_mapped_range(..).unwrap());
-    staging.unmap();
-    values
+    let len = (buffer.size() / 4) as usize;
+    read_f32s(&gpu.device, &gpu.queue, buffer, 0, len).unwrap()
 }
 
 /// A whole-buffer image of the arena: `tensor_values` at each tensor's place, `fill`

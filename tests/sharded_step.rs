@@ -142,16 +142,13 @@ impl Shard {
 
     /// The local norm the last call left, read back (the host's part of the collective).
     fn read_local(&self) -> ShardNorm {
-        let slice = self.local.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |r| r.unwrap());
-        self.gpu
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .unwrap();
-        let norm: ShardNorm =
-            bytemuck::pod_read_unaligned(&self.local.get_mapped_range(..).unwrap());
-        self.local.unmap();
-        norm
+        readback::map_read(
+            &self.gpu.device,
+            &self.local,
+            ..,
+            bytemuck::pod_read_unaligned,
+        )
+        .unwrap()
     }
 
     fn write_global(&self, norm: ShardNorm) {

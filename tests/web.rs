@@ -9,9 +9,11 @@
 
 #[path = "common/compare.rs"]
 mod compare;
+#[path = "../examples/common/readback.rs"]
+mod readback;
 
 use compare::{assert_close, assert_rel, to_f64, Rng};
-use futures_intrusive::channel::shared::oneshot_channel;
+use readback::{copy_to_staging, map_read_async};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use wgpu_alig::reference::{AligReference, StepSize};
 use wgpu_alig::shaders::Reduction;
@@ -72,27 +74,10 @@ async fn read_f32s(
     offset: u64,
     size: u64,
 ) -> Vec<f32> {
-    let staging = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("web test readback"),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
-    queue.submit([encoder.finish()]);
-    let (sender, receiver) = oneshot_channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        let _ = sender.send(result);
-    });
-    receiver
-        .receive()
+    let staging = copy_to_staging(device, queue, buffer, offset, size);
+    map_read_async(&staging, .., bytemuck::pod_collect_to_vec)
         .await
-        .expect("the map callback ran")
-        .expect("the staging buffer mapped");
-    let values = bytemuck::pod_collect_to_vec(&staging.get_mapped_range(..).expect("mapped"));
-    staging.unmap();
-    values
+        .expect("the staging buffer mapped")
 }
 
 /// Parameters and momentum of tensor `name`, read asynchronously.

@@ -11,6 +11,7 @@ use wgpu_alig::{AligConfig, ArenaLayout};
 
 use crate::fused_step::BENCH_LOSS;
 use crate::kernel::{grid_stride_workgroups, module, Access, Kernel, HALF_PARAMS_BINDING};
+use crate::readback::map_read;
 use crate::timer::{wait_idle, Sample, Timer};
 use crate::workload::Buffers;
 
@@ -247,23 +248,11 @@ impl Naive {
 
     /// Maps the partials, waits for the device, and adds them up (in f64, on the host).
     fn read_sq_norm(&self, device: &wgpu::Device) -> f64 {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        self.staging
-            .map_async(wgpu::MapMode::Read, .., move |result| {
-                let _ = sender.send(result);
-            });
-        wait_idle(device);
-        receiver
-            .recv()
-            .expect("map callback ran")
-            .expect("partials mapped");
-        let sum = {
-            let view = self.staging.get_mapped_range(..).expect("mapped range");
-            let partials: &[f32] = bytemuck::cast_slice(&view);
+        map_read(device, &self.staging, .., |bytes| {
+            let partials: &[f32] = bytemuck::cast_slice(bytes);
             partials.iter().map(|&p| f64::from(p)).sum()
-        };
-        self.staging.unmap();
-        sum
+        })
+        .expect("partials mapped")
     }
 
     /// The ALI-G step size on the host, written to the uniform, then the update dispatches.

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::readback::map_read;
+
 /// Most timed spans in one measurement (the naive baseline uses two: norm and update).
 const MAX_SPANS: u32 = 4;
 
@@ -123,21 +125,8 @@ impl Timer {
         encoder.resolve_query_set(&q.set, 0..2 * spans, &q.resolve, 0);
         encoder.copy_buffer_to_buffer(&q.resolve, 0, &q.readback, 0, bytes);
         queue.submit([encoder.finish()]);
-        let (sender, receiver) = std::sync::mpsc::channel();
-        q.readback
-            .map_async(wgpu::MapMode::Read, ..bytes, move |result| {
-                let _ = sender.send(result);
-            });
-        wait_idle(device);
-        receiver
-            .recv()
-            .expect("map callback ran")
+        let ticks: Vec<u64> = map_read(device, &q.readback, ..bytes, bytemuck::pod_collect_to_vec)
             .expect("timestamp readback mapped");
-        let ticks: Vec<u64> = {
-            let view = q.readback.get_mapped_range(..bytes).expect("mapped range");
-            bytemuck::pod_collect_to_vec(&view)
-        };
-        q.readback.unmap();
         let total_ticks: u64 = ticks
             .chunks_exact(2)
             .map(|pair| pair[1].saturating_sub(pair[0]))

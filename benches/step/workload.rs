@@ -4,6 +4,8 @@
 
 use wgpu_alig::{Alig, AligConfig, Arena, ArenaLayout, Precision};
 
+use crate::split_mix::SplitMix64;
+
 #[derive(Clone, Copy, Debug)]
 pub struct RowSpec {
     /// Trainable parameters in total.
@@ -193,7 +195,7 @@ const FILL_CHUNK: usize = 1 << 24;
 /// and is never skipped; f16 buffers get the same values rounded to f16 (the f16 copy of the
 /// parameters those of the f32 ones).
 fn fill(device: &wgpu::Device, queue: &wgpu::Queue, layout: &ArenaLayout, buffers: Buffers<'_>) {
-    let mut rng = SplitMix64(0x5eed);
+    let mut rng = SplitMix64::new(0x5eed);
     let params: Vec<(&wgpu::Buffer, u64)> = std::iter::once((buffers.params, 4))
         .chain(buffers.half_params.map(|half| (half, 2)))
         .collect();
@@ -235,20 +237,5 @@ fn fill(device: &wgpu::Device, queue: &wgpu::Queue, layout: &ArenaLayout, buffer
                 crate::timer::wait_idle(device);
             }
         }
-    }
-}
-
-/// Small seeded generator: the data need not be good random numbers, only non-zero and fixed.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// Uniform in [-1, 1).
-    fn signed_unit(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     }
 }

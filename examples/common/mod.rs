@@ -22,3 +22,15 @@ pub mod tuning;
 pub type Error = Box<dyn std::error::Error>;
 /// The engines' `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The examples' `main` tail: success, or the error's message on stderr and a failing exit
+/// status (a `main` returning `Result` would print the error's `Debug` form instead).
+pub fn exit_code(result: Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -2,38 +2,14 @@
 //! tests (through `common`) and the browser test (tests/web.rs) share.
 #![allow(dead_code)]
 
-/// SplitMix64: small, seeded, and the same on every platform.
-pub struct Rng(u64);
+/// The seeded generator of the examples and the step benchmark, under the tests' name: the
+/// same sequences everywhere. (The examples' integration tests load it a second time, in
+/// the engine they test.)
+#[allow(clippy::duplicate_mod)]
+#[path = "../../examples/common/split_mix.rs"]
+mod split_mix;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        lo + (hi - lo) * unit
-    }
-
-    /// `n` f32 values uniform in [lo, hi).
-    pub fn vec_f32(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        (0..n).map(|_| self.uniform(lo, hi) as f32).collect()
-    }
-
-    /// Uniform integer in [lo, hi].
-    pub fn int(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-}
+pub use split_mix::SplitMix64 as Rng;
 
 pub fn to_f64(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()

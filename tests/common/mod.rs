@@ -3,6 +3,11 @@
 #![allow(dead_code)]
 
 mod compare;
+/// The examples' reads of raw buffers. (The examples' integration tests load it a second
+/// time, in the engine they test.)
+#[allow(clippy::duplicate_mod)]
+#[path = "../../examples/common/readback.rs"]
+pub mod readback;
 
 pub use compare::*;
 use wgpu_alig::{Alig, Arena, Gpu, GpuRequest};

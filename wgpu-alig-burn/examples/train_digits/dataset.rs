@@ -3,6 +3,11 @@
 
 use std::path::Path;
 
+#[path = "../../../examples/common/split_mix.rs"]
+mod split_mix;
+
+use split_mix::SplitMix64;
+
 pub const INPUTS: usize = 64;
 pub const CLASSES: usize = 10;
 const SAMPLES: usize = 1797;
@@ -73,18 +78,12 @@ impl Digits {
     }
 }
 
-/// A seeded Fisher-Yates shuffle (SplitMix64).
+/// A seeded Fisher-Yates shuffle with the core crate's generator (by the remainder, as this
+/// example has always split the data).
 pub fn shuffle(values: &mut [usize], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix64::new(seed);
     for i in (1..values.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         values.swap(i, j);
     }
 }
