@@ -36,6 +36,14 @@ pub enum Error {
     /// A tensor is listed in two parameter groups.
     #[error("tensor `{0}` is in two parameter groups")]
     TensorInTwoGroups(String),
+    /// A parameter group names the same tensor twice.
+    #[error("tensor `{tensor}` is named twice in parameter group {group}")]
+    TensorTwiceInGroup {
+        /// The tensor's name.
+        tensor: String,
+        /// The group's index.
+        group: usize,
+    },
     /// The arena passed is not laid out as the one the optimizer was built for.
     #[error("the arena's layout differs from the one the optimizer was built for")]
     ArenaMismatch,

@@ -132,3 +132,101 @@ fn a_state_for_other_tensors_is_refused() {
         "{garbage:?}"
     );
 }
+
+/// A state in the format before the `max_lr` history was bounded (version 5), saved by the
+/// golden scenario's run with windows (`tests/golden.rs`) after 5 steps, a `max_lr` change
+/// after its third: it still loads, and its records still name their settings.
+#[test]
+fn a_version_5_state_still_loads() {
+    let bytes = include_bytes!("fixtures/state-v5.bin");
+    assert_eq!(
+        &bytes[8..12],
+        &5u32.to_le_bytes(),
+        "the fixture is a version 5 state"
+    );
+    let state = AligState::from_bytes(bytes).unwrap();
+    assert_eq!(state.steps(), 5);
+    let gpu = gpu();
+    let tensors = [
+        ("a", 1000),
+        ("b", 3),
+        ("c", 257),
+        ("frozen", 300),
+        ("d", 1500),
+    ];
+    let arena = Arena::new(&gpu.device, &tensors).unwrap();
+    let mut alig = Alig::from_state(&gpu.device, &gpu.queue, &arena, &state).unwrap();
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    let versions: Vec<u32> = stats.records.iter().map(|r| r.max_lr_version).collect();
+    assert_eq!(versions, [0, 0, 0, 1, 1]);
+    for record in &stats.records {
+        let max_lrs = stats
+            .group_max_lrs(record)
+            .expect("the record's setting is kept");
+        let expected = if record.max_lr_version == 0 {
+            0.05
+        } else {
+            0.02
+        };
+        assert_eq!(max_lrs, [Some(expected), None]);
+    }
+    // It saves in the current format, which loads again.
+    alig.step(&gpu.device, &gpu.queue, Loss::Host(1.0)).unwrap();
+    let saved = alig.save_state(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(AligState::from_bytes(&saved.to_bytes()).unwrap(), saved);
+}
+
+/// A per-step `max_lr` schedule over a long run keeps only the settings that the ring's
+/// records can name: the saved state stays the size it has after one ring's worth of steps,
+/// and every record still in the ring gives its group step sizes.
+#[test]
+fn a_per_step_schedule_keeps_a_saved_state_flat() {
+    const GROUPS: usize = 10;
+    const CAPACITY: u32 = 64;
+    const STEPS: u32 = 10_000;
+    let gpu = gpu();
+    let names: Vec<String> = (0..GROUPS).map(|g| format!("t{g}")).collect();
+    let tensors: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 64)).collect();
+    let arena = Arena::new(&gpu.device, &tensors).unwrap();
+    let groups: Vec<ParamGroup> = names
+        .iter()
+        .map(|n| ParamGroup::new(&[n.as_str()], Some(0.1), 0.0))
+        .collect();
+    let config = AligConfig {
+        stats_capacity: CAPACITY,
+        ..AligConfig::paper(0.1)
+    };
+    let mut alig = Alig::with_groups(&gpu.device, &arena, config, &groups).unwrap();
+    let mut sizes = Vec::new();
+    let mut setting = 0u32;
+    for step in 0..STEPS {
+        // Every group's max_lr decays each step: 10^5 setter calls in all.
+        for group in 0..GROUPS {
+            setting += 1;
+            let lr = 0.1 / (1.0 + setting as f32 * 1e-4);
+            alig.set_max_lr(&gpu.queue, group, Some(lr)).unwrap();
+        }
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        alig.record_step(&mut encoder, &gpu.queue, Loss::Host(1.0))
+            .unwrap();
+        gpu.queue.submit([encoder.finish()]);
+        if step + 1 == CAPACITY || step + 1 == STEPS {
+            let state = alig.save_state(&gpu.device, &gpu.queue).unwrap();
+            sizes.push(state.to_bytes().len());
+        }
+    }
+    assert_eq!(setting, 100_000);
+    // The settings kept: those made since the oldest step in the ring was recorded, and
+    // the one it ran with. The size after the ring has turned many times is no larger.
+    assert!(
+        sizes[1] <= sizes[0],
+        "saved state grew from {} to {} bytes",
+        sizes[0],
+        sizes[1]
+    );
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(stats.records.len(), CAPACITY as usize);
+    for record in &stats.records {
+        assert_eq!(stats.group_gammas(record).len(), GROUPS, "{record:?}");
+    }
+}

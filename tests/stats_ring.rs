@@ -146,6 +146,15 @@ fn a_read_since_a_step_returns_only_the_newer_records() {
     let newer = read_since(&gpu, &alig, 3);
     assert_eq!((newer.steps, losses(&newer)), (5, steps(3..5)));
     assert_eq!(losses(&read_since(&gpu, &alig, 5)), []);
+    // A `since` past the last step returns nothing, and nothing counts as dropped.
+    let ahead = read_since(&gpu, &alig, 6);
+    assert_eq!((ahead.steps, losses(&ahead)), (5, vec![]));
+    for since in [6, 1000, u32::MAX / 2] {
+        assert_eq!(ahead.dropped_since(since), 0, "since {since}");
+        assert_eq!(all.dropped_since(since), 0, "since {since}");
+    }
+    // The counter wraps at 2^32: from u32::MAX, 5 is 6 steps on, one of them gone.
+    assert_eq!(all.dropped_since(u32::MAX), 1);
 
     // Past the ring's end, and around its wrap: the newest 8, the rest counted as dropped.
     for k in 5..27 {

@@ -4,7 +4,7 @@
 use super::layout::{TensorKey, TensorSlot, F32_BYTES};
 use super::precision::{decode, encode};
 use super::Arena;
-use crate::device::check::check_device;
+use crate::device::check::{check_device, check_not_lost};
 use crate::device::readback::read_buffer_blocking;
 use crate::error::{Error, Result};
 
@@ -90,7 +90,7 @@ impl Arena {
         // Written straight into wgpu's staging memory: no host copy of the whole arena.
         let mut view = queue
             .write_buffer_with(buffer, 0, size)
-            .ok_or_else(|| Error::Gpu("the queue refused the arena's write".into()))?;
+            .ok_or_else(|| refused_write(&self.device))?;
         let mut staging = view.slice(..);
         let (mut written, mut taken) = (0usize, 0usize);
         for slot in self.layout.tensors() {
@@ -192,6 +192,14 @@ impl Arena {
         )?;
         Ok(self.layout.gather(&all))
     }
+}
+
+/// Why the queue refused a write: its device is lost ([`Error::DeviceLost`], as every other
+/// call says then), or something else wgpu does not tell.
+fn refused_write(device: &wgpu::Device) -> Error {
+    check_not_lost(device)
+        .err()
+        .unwrap_or_else(|| Error::Gpu("the queue refused the arena's write".into()))
 }
 
 fn write_slot(

@@ -62,8 +62,15 @@ pub(crate) fn assign_groups<'a>(
             let tensor = *positions
                 .get(name.as_str())
                 .ok_or_else(|| Error::UnknownTensor(name.clone()))?;
-            if assignment[tensor].replace(group_index).is_some() {
-                return Err(Error::TensorInTwoGroups(name.clone()));
+            match assignment[tensor].replace(group_index) {
+                None => {}
+                Some(earlier) if earlier == group_index => {
+                    return Err(Error::TensorTwiceInGroup {
+                        tensor: name.clone(),
+                        group: group_index,
+                    })
+                }
+                Some(_) => return Err(Error::TensorInTwoGroups(name.clone())),
             }
         }
     }
@@ -98,6 +105,10 @@ mod tests {
         assert!(matches!(
             assign_groups(names(), &[group(&["a"]), group(&["a"])]),
             Err(Error::TensorInTwoGroups(_))
+        ));
+        assert!(matches!(
+            assign_groups(names(), &[group(&["b"]), group(&["a", "a"])]),
+            Err(Error::TensorTwiceInGroup { group: 1, .. })
         ));
         assert!(matches!(
             assign_groups(names(), &[]),

@@ -33,7 +33,11 @@ impl Alig {
         max_lrs[group] = max_lr;
         let version = self
             .max_lr_history
-            .push(max_lrs)
+            .push(
+                max_lrs,
+                self.recorded_steps,
+                self.plan.config.stats_capacity,
+            )
             .ok_or(Error::TooManySettings)?;
         self.plan.set_max_lr(group, max_lr, version);
         self.write_group(queue, group);

@@ -1,11 +1,14 @@
 //! The encoding of a saved state: little-endian fields, lengths as u64, an optional f32 as a
 //! tag and a value, and the CRC-32 of everything before it at the end.
 
+use std::ops::RangeInclusive;
+
 use super::checksum::crc32;
 use crate::error::{Error, Result};
 use crate::optimizer::config::{AligConfig, MomentumKind};
 use crate::optimizer::loss_scale::LossScale;
 use crate::optimizer::ParamGroup;
+use crate::stats::MaxLrSetting;
 
 const CHECKSUM_BYTES: usize = 4;
 
@@ -128,11 +131,13 @@ impl Writer {
         }
     }
 
-    pub fn history(&mut self, history: &[Vec<Option<f32>>]) {
+    pub fn history(&mut self, history: &[MaxLrSetting]) {
         self.len(history.len());
-        for version in history {
-            self.len(version.len());
-            for &max_lr in version {
+        for setting in history {
+            self.u32(setting.version);
+            self.u32(setting.since_step);
+            self.len(setting.max_lrs.len());
+            for &max_lr in setting.max_lrs.iter() {
                 self.opt_f32(max_lr);
             }
         }
@@ -140,14 +145,19 @@ impl Writer {
 }
 
 impl<'a> Reader<'a> {
-    /// The fields of `bytes` after its magic and version, once its checksum holds.
-    pub fn checked(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Result<Self> {
+    /// The body of `bytes` after its magic and version (one of `versions`, returned too),
+    /// its checksum checked.
+    pub fn checked(
+        bytes: &'a [u8],
+        magic: &[u8; 8],
+        versions: RangeInclusive<u32>,
+    ) -> Result<(Self, u32)> {
         let mut input = Reader(bytes);
         if input.take(8)? != magic {
             return Err(invalid("not an ALI-G state (bad magic)"));
         }
         let found = input.u32()?;
-        if found != version {
+        if !versions.contains(&found) {
             return Err(invalid(&format!("unsupported version {found}")));
         }
         let body = bytes
@@ -159,7 +169,7 @@ impl<'a> Reader<'a> {
             return Err(invalid("checksum mismatch: the state is corrupted"));
         }
         input.0 = &input.0[..input.0.len() - CHECKSUM_BYTES];
-        Ok(input)
+        Ok((input, found))
     }
 
     pub fn bytes(&mut self) -> Result<&'a [u8]> {
@@ -223,14 +233,36 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    pub fn history(&mut self) -> Result<Vec<Vec<Option<f32>>>> {
-        let mut history = Vec::new();
-        for _ in 0..self.len()? {
-            let version = (0..self.len()?)
-                .map(|_| self.opt_f32())
-                .collect::<Result<Vec<_>>>()?;
-            history.push(version);
-        }
-        Ok(history)
+    pub fn history(&mut self) -> Result<Vec<MaxLrSetting>> {
+        (0..self.len()?)
+            .map(|_| {
+                let (version, since_step) = (self.u32()?, self.u32()?);
+                let max_lrs = self.max_lrs()?.into();
+                Ok(MaxLrSetting {
+                    version,
+                    since_step,
+                    max_lrs,
+                })
+            })
+            .collect()
+    }
+
+    /// A version 5 history: every setting from version 0, without the steps when each was
+    /// made (`since_step` for all).
+    pub fn history_v5(&mut self, since_step: u32) -> Result<Vec<MaxLrSetting>> {
+        (0..self.len()?)
+            .map(|version| {
+                let version = u32::try_from(version).map_err(|_| invalid("history too long"))?;
+                Ok(MaxLrSetting {
+                    version,
+                    since_step,
+                    max_lrs: self.max_lrs()?.into(),
+                })
+            })
+            .collect()
+    }
+
+    fn max_lrs(&mut self) -> Result<Vec<Option<f32>>> {
+        (0..self.len()?).map(|_| self.opt_f32()).collect()
     }
 }

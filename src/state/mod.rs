@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::kernels::shader_types::StepStateHeader;
 use crate::optimizer::config::AligConfig;
 use crate::optimizer::ParamGroup;
+use crate::stats::MaxLrSetting;
 use checksum::crc32;
 use format::{invalid, Reader, Writer};
 
@@ -24,7 +25,10 @@ const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 4: a CRC-32 at the end.
 // 5: the loss scale (config, and the scale and its count first in the step state's header);
 //    records name the scale their step ran with.
-const VERSION: u32 = 5;
+// 6: only the max_lr settings the records can name, each with its version and the steps
+//    recorded when it was made. Version 5 states still load.
+const VERSION: u32 = 6;
+const OLDEST_VERSION: u32 = 5;
 
 /// A snapshot of an optimizer, from [`Alig::save_state`](crate::Alig::save_state); an
 /// optimizer built from it with [`Alig::from_state`](crate::Alig::from_state) continues the
@@ -43,14 +47,19 @@ pub struct AligState {
     pub(crate) step_state: Vec<u8>,
     /// The momentum buffer in the arena's layout (empty when no group uses momentum).
     pub(crate) momentum: Vec<f32>,
-    /// The groups' max_lr at every setting so far, oldest first; the last is the groups'.
-    pub(crate) max_lr_history: Vec<Vec<Option<f32>>>,
+    /// The groups' max_lr at the settings its records can name, oldest first; the last is
+    /// the groups'.
+    pub(crate) max_lr_history: Vec<MaxLrSetting>,
 }
 
 impl AligState {
     /// Steps recorded before the snapshot.
     pub fn steps(&self) -> u32 {
-        self.step_state
+        Self::steps_of(&self.step_state)
+    }
+
+    fn steps_of(step_state: &[u8]) -> u32 {
+        step_state
             .get(..std::mem::size_of::<StepStateHeader>())
             .map_or(0, |header| {
                 bytemuck::pod_read_unaligned::<StepStateHeader>(header).steps
@@ -80,14 +89,20 @@ impl AligState {
     /// Decodes a state written by [`AligState::to_bytes`]; anything else (a corrupted byte
     /// included, by its checksum) is [`Error::InvalidState`](crate::Error::InvalidState).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let mut input = Reader::checked(bytes, MAGIC, VERSION)?;
+        let (mut input, version) = Reader::checked(bytes, MAGIC, OLDEST_VERSION..=VERSION)?;
         let config = input.config()?;
         let groups = input.groups()?;
         let tensors = input.tensors()?;
         let step_state = input.bytes()?.to_vec();
         let momentum_len = input.len()?;
         let momentum = bytemuck::pod_collect_to_vec(input.take(momentum_len.saturating_mul(4))?);
-        let max_lr_history = input.history()?;
+        let max_lr_history = if version == OLDEST_VERSION {
+            // Every setting from version 0, as if made when the state was saved: kept until
+            // the ring has turned once more.
+            input.history_v5(AligState::steps_of(&step_state))?
+        } else {
+            input.history()?
+        };
         if !input.0.is_empty() {
             return Err(invalid("trailing bytes"));
         }
@@ -135,7 +150,18 @@ mod tests {
             // no records.
             step_state: (1..=32).collect(),
             momentum: vec![0.5, -1.0, 2.0],
-            max_lr_history: vec![vec![Some(0.1)], vec![None]],
+            max_lr_history: vec![
+                MaxLrSetting {
+                    version: 7,
+                    since_step: 3,
+                    max_lrs: vec![Some(0.1)].into(),
+                },
+                MaxLrSetting {
+                    version: 8,
+                    since_step: 5,
+                    max_lrs: vec![None].into(),
+                },
+            ],
         }
     }
 

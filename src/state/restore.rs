@@ -29,7 +29,7 @@ impl Alig {
             tensors: tensor_lens(&self.plan.layout),
             step_state,
             momentum,
-            max_lr_history: self.max_lr_history.versions().map(<[_]>::to_vec).collect(),
+            max_lr_history: self.max_lr_history.settings().cloned().collect(),
         })
     }
 
@@ -79,8 +79,8 @@ fn check_saved_state(arena: &Arena, state: &AligState) -> Result<MaxLrHistory> {
             "config.max_lr or config.momentum differs from the first group's: the groups hold them, edit those".into(),
         ));
     }
-    let history = MaxLrHistory::from_versions(state.max_lr_history.clone())
-        .filter(|h| h.versions().all(|v| v.len() == state.groups.len()))
+    let history = MaxLrHistory::from_settings(state.max_lr_history.clone())
+        .filter(|h| h.settings().all(|s| s.max_lrs.len() == state.groups.len()))
         .filter(|h| {
             h.current()
                 .iter()

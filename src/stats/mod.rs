@@ -5,6 +5,6 @@ mod max_lr_history;
 mod records;
 mod snapshot;
 
-pub(crate) use max_lr_history::MaxLrHistory;
+pub(crate) use max_lr_history::{MaxLrHistory, MaxLrSetting};
 pub use records::{StepFlags, StepRecord};
 pub use snapshot::StatsSnapshot;

@@ -31,9 +31,14 @@ impl StatsSnapshot {
     }
 
     /// How many steps after `previous_steps` (the `steps` of an earlier snapshot) are no
-    /// longer in the ring because it wrapped before this read.
+    /// longer in the ring because it wrapped before this read. The step counter wraps at
+    /// 2^32, so `previous_steps` counts as earlier when it is less than 2^31 steps behind;
+    /// one ahead of this snapshot (a later snapshot's `steps`, say) leaves nothing dropped: 0.
     pub fn dropped_since(&self, previous_steps: u32) -> u32 {
         let new_steps = self.steps.wrapping_sub(previous_steps);
+        if new_steps > u32::MAX / 2 {
+            return 0;
+        }
         new_steps.saturating_sub(self.records.len() as u32)
     }
 
