@@ -187,8 +187,10 @@ pub enum Error {
     #[error("the device passed is not the one the arena or optimizer was created on")]
     WrongDevice,
     /// A buffer given to a step (a loss buffer, a norm slot) cannot be used by the
-    /// optimizer's device for another reason than its device, for instance the optimizer's
-    /// own state buffer: wgpu's reason. Nothing was recorded.
+    /// optimizer's device for another reason than its device: it is mapped or destroyed,
+    /// or it is the optimizer's own state buffer, say. Nothing was recorded; from
+    /// [`Alig::step`](crate::Alig::step), a submit wgpu refused (a map still pending):
+    /// nothing ran.
     #[error("the buffer given to the step cannot be used: {0}")]
     UnusableBuffer(String),
     /// The device is lost (destroyed, or lost by the driver): nothing more runs on it.

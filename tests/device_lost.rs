@@ -51,7 +51,10 @@ fn every_call_on_a_destroyed_device_is_device_lost() {
     assert_lost("read_grads", arena.read_grads(device, queue, "w"));
     // One staging write of the whole buffer, which a lost device's queue refuses.
     assert_lost("write_all_grads", arena.write_all_grads(queue, &[0.0; 100]));
-    assert_lost("write_all_params", arena.write_all_params(queue, &[0.0; 100]));
+    assert_lost(
+        "write_all_params",
+        arena.write_all_params(queue, &[0.0; 100]),
+    );
 
     // Recording and writing reach no GPU work and must not panic either.
     arena.write_params(queue, "w", &[0.0; 100]).unwrap();

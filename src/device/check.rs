@@ -47,8 +47,10 @@ impl CheckedBuffers {
     /// instance, [`Error::UnusableBuffer`] for any other reason wgpu gives when an encoder
     /// is finished (`buffer` is `scratch` itself, say). wgpu would otherwise report it only
     /// when the engine finishes its encoder, and its whole command buffer would run nothing.
-    /// Not seen here: a destroyed buffer (wgpu checks that at submit), and a buffer of
-    /// another instance (wgpu resolves it by an id of that instance).
+    /// Whether `buffer` is mapped or destroyed is checked on every call
+    /// ([`check_unmapped`]). Not seen here: a map still pending (wgpu reports it at
+    /// submit), and a buffer of another instance (wgpu resolves it by an id of that
+    /// instance).
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn check(
         &mut self,
@@ -56,6 +58,7 @@ impl CheckedBuffers {
         buffer: &wgpu::Buffer,
         scratch: &wgpu::Buffer,
     ) -> Result<()> {
+        check_unmapped(buffer)?;
         if self.recent.contains(buffer) {
             return Ok(());
         }
@@ -94,6 +97,33 @@ impl CheckedBuffers {
         _scratch: &wgpu::Buffer,
     ) -> Result<()> {
         Ok(())
+    }
+}
+
+/// [`Error::UnusableBuffer`] when `buffer` is mapped (in whole or in part) or destroyed:
+/// wgpu would refuse the submit of any command buffer that uses it, the engine's whole
+/// encoder with it. wgpu 30 has no map state to ask; a view of the buffer is what tells:
+/// granted, or refused as out of the mapped range, while it is mapped; refused as "not
+/// mapped" when it is unmapped or its map is still pending; refused as destroyed.
+#[cfg(not(target_arch = "wasm32"))]
+fn check_unmapped(buffer: &wgpu::Buffer) -> Result<()> {
+    let error = match buffer.get_mapped_range(..) {
+        Ok(view) => {
+            drop(view);
+            return Err(Error::UnusableBuffer(
+                "it is mapped: unmap it before recording the step".into(),
+            ));
+        }
+        Err(error) => error.to_string(),
+    };
+    if error.contains("Buffer is not mapped") {
+        Ok(())
+    } else if error.contains("destroyed") {
+        Err(Error::UnusableBuffer("it is destroyed".into()))
+    } else {
+        Err(Error::UnusableBuffer(format!(
+            "it is mapped in part, or else unusable: {error}"
+        )))
     }
 }
 

@@ -141,7 +141,9 @@ impl Alig {
     }
 
     /// Records one step in a new encoder and submits it. `device` must be the optimizer's,
-    /// and `queue` its queue.
+    /// and `queue` its queue. A submit that wgpu refuses (a loss buffer whose map is still
+    /// pending, one destroyed meanwhile) ran nothing: [`Error::UnusableBuffer`], and the step
+    /// is not counted. On the web such a refusal reaches the device's error handler instead.
     pub fn step(
         &mut self,
         device: &wgpu::Device,
@@ -155,6 +157,35 @@ impl Alig {
                 label: Some("wgpu-alig step"),
             });
         self.record_step(&mut encoder, queue, loss)?;
+        self.submit_checked(queue, encoder)
+    }
+
+    /// Submits `encoder`'s step; a refused submit un-counts it.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn submit_checked(
+        &mut self,
+        queue: &wgpu::Queue,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<wgpu::SubmissionIndex> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let submission = queue.submit([encoder.finish()]);
+        // Resolved at once on native backends: the submit reported into the scope already.
+        match pollster::block_on(scope.pop()) {
+            None => Ok(submission),
+            Some(error) => {
+                self.recorded_steps = self.recorded_steps.wrapping_sub(1);
+                Err(Error::UnusableBuffer(error.to_string()))
+            }
+        }
+    }
+
+    /// On the web a scope cannot be awaited here (see `check_device`).
+    #[cfg(target_arch = "wasm32")]
+    fn submit_checked(
+        &mut self,
+        queue: &wgpu::Queue,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<wgpu::SubmissionIndex> {
         Ok(queue.submit([encoder.finish()]))
     }
 }
