@@ -2,8 +2,8 @@
 // order, so all of them see the same gamma_hat bit for bit, then updates its share of
 // the parameters and momentum of one window, each group with its own max_lr and momentum.
 // Workgroup 0 of the first window appends the step record and, with a loss scale, leaves the
-// next scale after the partials. With projection on, each workgroup also leaves a partial of
-// ||w||^2 for pass 3.
+// next scale after the partials. With projection on, each workgroup also leaves partials of
+// ||w||^2 in its two ranges (PARAM_BIG_MIN) for pass 3.
 
 @group(0) @binding(0) var<uniform> cfg: AligUniforms;
 @group(0) @binding(1) var<storage, read_write> partials: array<Partial>;
@@ -131,6 +131,7 @@ fn alig_update(
     let skipped = (size.flags & SKIP_MASK) != 0u;
 
     var param_sq = blocked_sum();
+    var param_sq_big = blocked_sum();
     if !skipped {
         let first_gamma = group_gamma(size.gamma_hat, groups[0]);
         let first_mu = groups[0].momentum;
@@ -184,8 +185,8 @@ fn alig_update(
             }
             store_half_params(i, w, trainable);
             if PROJECTION {
-                let trained = select(vec4<f32>(0.0), w, trainable);
-                blocked_add(&param_sq, trained * trained);
+                let ranges = param_sq_ranges(select(vec4<f32>(0.0), w, trainable));
+                blocked_add_pair(&param_sq, &param_sq_big, ranges[0], ranges[1]);
             }
         }
     }
@@ -213,9 +214,12 @@ fn alig_update(
     }
 
     if PROJECTION {
-        let total = workgroup_total(Partial(blocked_total(param_sq), 0u), rb);
+        let sums = vec2<f32>(blocked_total(param_sq), blocked_total(param_sq_big));
+        let total = workgroup_totals(Totals(sums, 0u), rb);
         if local_id.x == 0u {
-            partials[cfg.num_partials + cfg.partial_base + workgroup_id.x] = total;
+            let slot = cfg.partial_base + workgroup_id.x;
+            partials[cfg.num_partials + slot] = Partial(total.sums.x, 0u);
+            partials[param_big_partials() + slot] = Partial(total.sums.y, 0u);
         }
     }
 }

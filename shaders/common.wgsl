@@ -32,6 +32,7 @@ const FLAG_SKIPPED_STEP_OVERFLOW: u32 = 32u; // gamma_hat overflows f32 and a gr
 const FLAG_SKIPPED_LOSS_OVERWRITTEN: u32 = 64u; // a later step reused this host loss's slot first
 const FLAG_LOSS_SCALE_LOWERED: u32 = 128u;   // the loss scale was lowered after this step
 const FLAG_LOSS_SCALE_RAISED: u32 = 256u;    // the loss scale was raised after this step
+const FLAG_PROJECTION_SKIPPED: u32 = 512u;   // ||w|| could not be computed: not projected
 const SKIP_MASK: u32 = 124u;
 
 // A host loss's sequence number reaches the kernel as two halves of this many bits
@@ -78,6 +79,13 @@ struct Partial {
     max_abs_bits: u32, // largest bit pattern of |g|: detects non-finite elements
 }
 
+// Two sums and a max, as the workgroup and slice reductions carry them: ||w||^2 in its two
+// ranges (see PARAM_BIG_MIN), or one sum and a zero.
+struct Totals {
+    sums: vec2<f32>,
+    max_bits: u32,
+}
+
 struct StepRecord {
     step: u32,
     flags: u32,
@@ -85,7 +93,7 @@ struct StepRecord {
     grad_sq_norm: f32,
     gamma_hat: f32,
     gamma: f32,         // of the first group
-    param_sq_norm: f32, // ||w||^2 after the update, before projection (projection only)
+    param_sq_norm: f32, // ||w||^2 after the update, before projection (projection only; +inf past f32)
     max_lr_version: u32, // the groups' max_lr the step ran with (AligUniforms::max_lr_version)
     loss_scale: f32,     // the scale the step's gradients were divided by (1 without one)
 }
@@ -171,6 +179,21 @@ fn blocked_add(acc: ptr<function, BlockedSum>, x: vec4<f32>) {
     }
 }
 
+// `blocked_add` of `x` into `acc` and of `y` into `other` on one count: each sum gets the
+// additions it would get alone.
+fn blocked_add_pair(acc: ptr<function, BlockedSum>, other: ptr<function, BlockedSum>, x: vec4<f32>, y: vec4<f32>) {
+    (*acc).block = (*acc).block + x;
+    (*other).block = (*other).block + y;
+    (*acc).terms = (*acc).terms + 1u;
+    if (*acc).terms == BLOCK_TERMS {
+        (*acc).total = (*acc).total + (*acc).block;
+        (*other).total = (*other).total + (*other).block;
+        (*acc).block = vec4<f32>(0.0);
+        (*other).block = vec4<f32>(0.0);
+        (*acc).terms = 0u;
+    }
+}
+
 fn blocked_total(acc: BlockedSum) -> f32 {
     return pairwise4(acc.total + acc.block);
 }
@@ -183,4 +206,52 @@ fn pairwise4(v: vec4<f32>) -> f32 {
 // Sixteen values, four roundings for any term.
 fn pairwise16(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> f32 {
     return pairwise4((a + b) + (c + d));
+}
+
+// ||w||^2 without overflow for any finite parameters, in two ranges: a trained element with
+// 2^40 <= |w| < infinity is scaled by 2^-80 before it is squared (exact: a power of two, the
+// result normal) and summed apart, so its square lies in [2^-80, 2^96) and 2^30 of them stay
+// below 2^126; the others' squares lie below 2^80 (or are infinite, for a non-finite
+// parameter). ||w||^2 = small + 2^160 * big. With no huge element, `big` is 0 and `small` is
+// the sum the kernels always computed, bit for bit.
+const PARAM_BIG_MIN_BITS: u32 = 0x53800000u; // 2^40
+const PARAM_BIG_SHIFT: u32 = 80u;
+
+// x * 2^-e, lane by lane, on the exponent bits: exact where the result is normal, a signed 0
+// where it would fall below, x itself where x is infinite or NaN. Not a product by 2^-e nor
+// an `ldexp` by a constant: compilers fold those into a product by the constant 2^-e, which
+// f32 cannot hold past 2^-149 (Mesa does, and 2^-80 squared is 0 there).
+fn scale_down_pow2(x: vec4<f32>, e: u32) -> vec4<f32> {
+    let bits = bitcast<vec4<u32>>(x);
+    let exponent = (bits >> vec4<u32>(23u)) & vec4<u32>(0xffu);
+    let scaled = bitcast<vec4<f32>>(bits - vec4<u32>(e << 23u));
+    let zero = bitcast<vec4<f32>>(bits & vec4<u32>(0x80000000u));
+    return select(select(scaled, zero, exponent <= vec4<u32>(e)), x, exponent == vec4<u32>(0xffu));
+}
+
+fn scale_down_pow2_1(x: f32, e: u32) -> f32 {
+    return scale_down_pow2(vec4<f32>(x), e).x;
+}
+
+// (the squares of `w`'s lanes below 2^40 or not finite, the scaled squares of the others)
+fn param_sq_ranges(w: vec4<f32>) -> array<vec4<f32>, 2> {
+    let magnitude = bitcast<vec4<u32>>(w) & vec4<u32>(0x7fffffffu);
+    let big = magnitude >= vec4<u32>(PARAM_BIG_MIN_BITS) & magnitude < vec4<u32>(NON_FINITE_BITS);
+    let scaled = select(w, scale_down_pow2(w, PARAM_BIG_SHIFT), big);
+    let sq = scaled * scaled;
+    return array<vec4<f32>, 2>(select(sq, vec4<f32>(0.0), big), select(vec4<f32>(0.0), sq, big));
+}
+
+// ||w||^2 from its two ranges, for the record: +infinity where f32 cannot hold it.
+fn param_sq_norm_value(small: f32, big: f32) -> f32 {
+    if big == 0.0 || !is_finite_f32(big) {
+        return small + big;
+    }
+    // 2^160 * big reaches 2^128 from big = 2^-32 on (exponent bits 95). Below, big >= 2^-80
+    // is normal and the exponent bits take the 160 exactly.
+    let bits = bitcast<u32>(big);
+    if (bits >> 23u) >= 95u {
+        return bitcast<f32>(NON_FINITE_BITS);
+    }
+    return bitcast<f32>(bits + ((2u * PARAM_BIG_SHIFT) << 23u)) + small;
 }

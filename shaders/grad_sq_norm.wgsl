@@ -52,8 +52,8 @@ fn grad_sq_norm(
     }
     let sum = (a0 + a1) + (a2 + a3);
 
-    let total = workgroup_total(Partial(pairwise4(sum), max_bits), rb);
+    let total = workgroup_totals(Totals(vec2<f32>(pairwise4(sum), 0.0), max_bits), rb);
     if local_id.x == 0u {
-        partials[cfg.partial_base + workgroup_id.x] = total;
+        partials[cfg.partial_base + workgroup_id.x] = Partial(total.sums.x, total.max_bits);
     }
 }

@@ -12,14 +12,14 @@ struct ReduceBuiltins {
 
 // At most WG_SIZE / 4 subgroups: 4 is the smallest subgroup size wgpu reports.
 const MAX_SUBGROUPS: u32 = 64u;
-var<workgroup> subgroup_sums: array<f32, MAX_SUBGROUPS>;
+var<workgroup> subgroup_sums: array<vec2<f32>, MAX_SUBGROUPS>;
 var<workgroup> subgroup_maxes: array<u32, MAX_SUBGROUPS>;
 
 // The sum over the subgroup in every lane: each lane adds its partner's value at distance 1,
 // 2, 4, ...: a pairwise tree of log2(subgroup size) roundings, written out rather than left
 // to `subgroupAdd`, whose order is the driver's. Partners add the same two values, so every
 // lane ends with the same bits.
-fn subgroup_pairwise_sum(x: f32, size: u32) -> f32 {
+fn subgroup_pairwise_sum(x: vec2<f32>, size: u32) -> vec2<f32> {
     var sum = x;
     for (var distance = 1u; distance < size; distance = distance << 1u) {
         sum = sum + subgroupShuffleXor(sum, distance);
@@ -27,21 +27,21 @@ fn subgroup_pairwise_sum(x: f32, size: u32) -> f32 {
     return sum;
 }
 
-// The sum of `sq_sum` and the max of `max_abs_bits` over the workgroup, in thread 0 only (the
+// The sums of both `sums` and the max of `max_bits` over the workgroup, in thread 0 only (the
 // other threads get an unspecified value): log2(subgroup size) + log2(subgroups) =
-// log2(WG_SIZE) = 8 roundings for any thread's value. (Thread 0 summing 64 zero-padded slots
+// log2(WG_SIZE) = 8 roundings for any thread's value. Each sum is added as it would be alone. (Thread 0 summing 64 zero-padded slots
 // through vec4s made pass 1 and 2 slower as a whole on lavapipe; the loop in place does not.) One barrier, and the scratch is not reused, so a kernel calls this at most
 // once: on CPU drivers every barrier slows the whole kernel (a second one doubled the time
 // of pass 1 on lavapipe).
-fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
-    let subgroup_sum = subgroup_pairwise_sum(value.sq_sum, rb.subgroup_size);
-    let subgroup_max = subgroupMax(value.max_abs_bits);
+fn workgroup_totals(value: Totals, rb: ReduceBuiltins) -> Totals {
+    let subgroup_sum = subgroup_pairwise_sum(value.sums, rb.subgroup_size);
+    let subgroup_max = subgroupMax(value.max_bits);
     if rb.lane == 0u {
         subgroup_sums[rb.subgroup] = subgroup_sum;
         subgroup_maxes[rb.subgroup] = subgroup_max;
     }
     workgroupBarrier();
-    var total = 0.0;
+    var total = vec2<f32>(0.0);
     var max_bits = 0u;
     if rb.local_index == 0u {
         // In place, a pairwise tree over the subgroups (a power of two of them).
@@ -55,5 +55,5 @@ fn workgroup_total(value: Partial, rb: ReduceBuiltins) -> Partial {
             max_bits = max(max_bits, subgroup_maxes[s]);
         }
     }
-    return Partial(total, max_bits);
+    return Totals(total, max_bits);
 }

@@ -31,10 +31,14 @@ fn shard_grad_norm(@builtin(local_invocation_id) local_id: vec3<u32>) {
     }
 }
 
+// The exchange carries one sum: huge parameters (a scaled range that is not 0, see
+// PARAM_BIG_MIN) cannot cross it. The max, which the combination keeps, marks them, and every
+// device's pass 3 then leaves the parameters be and flags the step.
 @compute @workgroup_size(WG_SIZE)
 fn shard_param_norm(@builtin(local_invocation_id) local_id: vec3<u32>) {
-    let total = sum_partial_set(cfg.num_partials, local_id.x);
+    let totals = param_sq_totals(local_id.x);
     if local_id.x == 0u {
-        local_norms[1] = total;
+        let max_bits = select(totals.max_bits, NON_FINITE_BITS, totals.sums.y != 0.0);
+        local_norms[1] = Partial(totals.sums.x, max_bits);
     }
 }

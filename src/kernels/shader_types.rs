@@ -247,6 +247,9 @@ mod tests {
         let sum_partials = [
             include_str!("../../shaders/common.wgsl"),
             include_str!("../../shaders/sum_partials.wgsl"),
+            // What each kernel that includes it declares.
+            "@group(0) @binding(0) var<uniform> cfg: AligUniforms;",
+            "@group(0) @binding(1) var<storage, read> partials: array<Partial>;",
         ]
         .join("\n");
         let sum_partials =
@@ -279,5 +282,9 @@ mod tests {
             StepFlags::LOSS_SCALE_LOWERED.0
         );
         assert_eq!(c("FLAG_LOSS_SCALE_RAISED"), StepFlags::LOSS_SCALE_RAISED.0);
+        assert_eq!(
+            c("FLAG_PROJECTION_SKIPPED"),
+            StepFlags::PROJECTION_SKIPPED.0
+        );
     }
 }

@@ -145,9 +145,21 @@ impl StepPlan {
     }
 
     /// The partials buffer: pass 1's partials of `||g||^2`, pass 2's of `||w||^2` (with
-    /// projection), then the next loss scale (with one).
+    /// projection), the next loss scale (with one), then pass 2's of the scaled range of
+    /// `||w||^2`.
     pub fn partials_bytes(&self) -> u64 {
-        (2 * u64::from(self.num_partials) + 1) * std::mem::size_of::<Partial>() as u64
+        self.param_big_partials_offset() + self.partials_set_bytes()
+    }
+
+    /// The bytes of one set of partials (one per workgroup of a pass over every window).
+    pub fn partials_set_bytes(&self) -> u64 {
+        u64::from(self.num_partials) * std::mem::size_of::<Partial>() as u64
+    }
+
+    /// Where pass 2's partials of the scaled range of `||w||^2` (parameters of `2^40` or
+    /// more, `PARAM_BIG_MIN` in `shaders/common.wgsl`) begin: after the loss scale's slot.
+    pub fn param_big_partials_offset(&self) -> u64 {
+        self.next_loss_scale_offset() + std::mem::size_of::<Partial>() as u64
     }
 
     /// Where pass 2 leaves the next loss scale (and the count of good steps) in the partials.

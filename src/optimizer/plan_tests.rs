@@ -161,12 +161,17 @@ fn buffer_sizes_follow_partials_capacity_and_loss_scale() {
     let device = shape(1 << 27, 256, WorkSplit::CPU);
     let plan = StepPlan::new(&layout, Precision::F16, config, &groups, &device).unwrap();
     let partial = std::mem::size_of::<Partial>() as u64;
+    // Gradients', parameters', the loss scale's slot, the parameters' scaled range.
     assert_eq!(
         plan.partials_bytes(),
-        (2 * u64::from(plan.num_partials) + 1) * partial
+        (3 * u64::from(plan.num_partials) + 1) * partial
     );
     assert_eq!(
-        plan.next_loss_scale_offset() + partial,
+        plan.next_loss_scale_offset(),
+        2 * u64::from(plan.num_partials) * partial
+    );
+    assert_eq!(
+        plan.param_big_partials_offset() + plan.partials_set_bytes(),
         plan.partials_bytes()
     );
     let header = std::mem::size_of::<StepStateHeader>() as u64;

@@ -154,7 +154,9 @@ impl Alig {
         }
     }
 
-    /// Puts the combined norm in the first partial of `set` and zeros in the others.
+    /// Puts the combined norm in the first partial of `set` and zeros in the others (and,
+    /// for the parameters, in every partial of the scaled range, which the exchange does not
+    /// carry: a shard with huge parameters marked the combined norm instead).
     fn load_global_norm(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -172,6 +174,13 @@ impl Alig {
         let rest = u64::from(self.plan.num_partials - 1) * ShardNorm::SIZE;
         if rest > 0 {
             encoder.clear_buffer(&self.buffers.partials, first + ShardNorm::SIZE, Some(rest));
+        }
+        if let PartialSet::Params = set {
+            encoder.clear_buffer(
+                &self.buffers.partials,
+                self.plan.param_big_partials_offset(),
+                Some(self.plan.partials_set_bytes()),
+            );
         }
     }
 }

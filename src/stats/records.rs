@@ -30,6 +30,11 @@ impl StepFlags {
     /// With a dynamic loss scale: the scale was raised after this step (its growth interval
     /// of steps that ran without a non-finite gradient was complete).
     pub const LOSS_SCALE_RAISED: Self = Self(256);
+    /// With projection: `||w||` could not be computed, so the parameters were not projected
+    /// (the step's update itself ran). A parameter is NaN or infinite, or, in a sharded step,
+    /// some shard holds parameters of `2^40` or more, whose scaled part of `||w||^2` the
+    /// exchange's one sum cannot carry. The plain step projects any finite parameters.
+    pub const PROJECTION_SKIPPED: Self = Self(512);
     /// Any of the reasons that skip a step, leaving parameters and momentum untouched.
     pub const SKIPPED: Self = Self(4 | 8 | 16 | 32 | 64);
 
@@ -66,7 +71,9 @@ pub struct StepRecord {
     /// The step size applied to the first parameter group (0 for a skipped step).
     pub gamma: f32,
     /// With projection on: `||w||^2` of the trainable parameters after the update, before
-    /// the projection (which applies when it exceeds `max_norm^2`). Otherwise 0.
+    /// the projection (which applies when it exceeds `max_norm^2`); `+inf` where it is beyond
+    /// f32, though the projection still uses its exact value (summed in two ranges, see
+    /// [`StepFlags::PROJECTION_SKIPPED`] for the cases it cannot). Otherwise 0.
     pub param_sq_norm: f32,
     /// Which setting of the groups' `max_lr` the step ran with: 0 at construction, one more at each
     /// change ([`Alig::set_max_lr`](crate::Alig::set_max_lr)). What
