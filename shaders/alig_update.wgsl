@@ -84,6 +84,7 @@ fn next_loss_scale(scale: f32, flags: u32) -> u32 {
     if !(next > 0.0) || !is_finite_f32(next) {
         next = scale;
     }
+    // The slot after the two sets of partials.
     partials[2u * cfg.num_partials] = Partial(next, good);
     if next < scale {
         return FLAG_LOSS_SCALE_LOWERED;
@@ -136,6 +137,8 @@ fn alig_update(
         let first_gamma = group_gamma(size.gamma_hat, groups[0]);
         let first_mu = groups[0].momentum;
         let stride = num_workgroups.x * WG_SIZE;
+        // params, grads, momentum and half params at i < len_vec4: the window's vec4s. The
+        // momentum binding is a 16-byte stand-in without momentum, when MOMENTUM_KIND is 0.
         for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
             var gamma = first_gamma;
             var mu = first_mu;
@@ -204,6 +207,7 @@ fn alig_update(
             flags = flags | next_loss_scale(loss_scale, size.flags);
         }
         let step = state.steps;
+        // The ring holds stats_capacity records.
         state.records[step % cfg.stats_capacity] = StepRecord(
             step, flags, loss, norm.sq_sum, size.gamma_hat, gamma, 0.0, cfg.max_lr_version, loss_scale
         );
@@ -217,6 +221,7 @@ fn alig_update(
         let sums = vec2<f32>(blocked_total(param_sq), blocked_total(param_sq_big));
         let total = workgroup_totals(Totals(sums, 0u), rb);
         if local_id.x == 0u {
+            // As pass 1's: partial_base + workgroups <= num_partials, in both sets.
             let slot = cfg.partial_base + workgroup_id.x;
             partials[cfg.num_partials + slot] = Partial(total.sums.x, 0u);
             partials[param_big_partials() + slot] = Partial(total.sums.y, 0u);

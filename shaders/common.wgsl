@@ -2,6 +2,12 @@
 // src/shader_types.rs (StepRecord: src/stats.rs), and each constant a twin in Rust;
 // a unit test in src/shader_types.rs checks both.
 
+// The modules are built without bounds checks (src/kernels/runtime_checks.rs): every index
+// is in range by construction, and a comment beside each access pattern that is not plainly
+// bounded says why. The windows' bindings hold `len_vec4` vec4s of params, grads, momentum and
+// half params; the chunk table has an entry for every chunk of every window from its
+// `chunk_base`; the partials buffer holds 3 * num_partials + 1 (src/optimizer/plan.rs).
+
 // Threads per workgroup of every kernel (`WORKGROUP_SIZE` in src/shader_types.rs).
 const WG_SIZE: u32 = 256u;
 
@@ -130,7 +136,9 @@ fn group_gamma(gamma_hat: f32, group: GroupParams) -> f32 {
     return gamma_hat;
 }
 
-// The chunk table's entry for vec4 `i` of a window.
+// The chunk table's entry for vec4 `i` of a window: read as `chunk_table[cfg.chunk_base +
+// (i >> VEC4_PER_CHUNK_LOG2)]` with `i < len_vec4`, so one of the window's own chunks. Its
+// `group` is below the number of groups (the host writes the table from the plan's groups).
 struct Chunk {
     group: u32,
     trainable: u32, // floats of the chunk that belong to a trainable tensor, from its start

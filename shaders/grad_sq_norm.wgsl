@@ -10,7 +10,8 @@
 // Some chunk holds padding or a frozen tensor: only then is each chunk's entry looked up.
 override MASKED: bool = true;
 
-// The squares of the trainable lanes of vec4 `i`, and the largest bit pattern of |g| seen.
+// The squares of the trainable lanes of vec4 `i` (< len_vec4), and the largest bit pattern
+// of |g| seen.
 fn squares(i: u32, max_bits: ptr<function, u32>) -> vec4<f32> {
     var g = vec4<f32>(grads[i]);
     if MASKED {
@@ -54,6 +55,7 @@ fn grad_sq_norm(
 
     let total = workgroup_totals(Totals(vec2<f32>(pairwise4(sum), 0.0), max_bits), rb);
     if local_id.x == 0u {
+        // A window's workgroups are its partials: partial_base + workgroups <= num_partials.
         partials[cfg.partial_base + workgroup_id.x] = Partial(total.sums.x, total.max_bits);
     }
 }

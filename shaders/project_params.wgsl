@@ -59,6 +59,7 @@ fn project_params(
     let small = totals.sums.x;
     let big = totals.sums.y;
 
+    // Pass 2 counted this step; the ring holds stats_capacity records.
     let record = (state.steps - 1u) % cfg.stats_capacity;
     if (state.records[record].flags & SKIP_MASK) != 0u {
         return;
@@ -78,6 +79,7 @@ fn project_params(
     if p.inside {
         return;
     }
+    // params and half params at i < len_vec4: the window's vec4s.
     let stride = num_workgroups.x * WG_SIZE;
     for (var i = global_id.x; i < cfg.len_vec4; i = i + stride) {
         if MASKED {

@@ -13,6 +13,7 @@ var<workgroup> thread_maxes: array<u32, WG_SIZE>;
 // Each sum is added as it would be alone.
 // One barrier rather than a parallel tree's eight, and the scratch is not reused, so a kernel
 // calls this at most once: on CPU drivers every barrier slows the whole kernel.
+// Indices: local_index < WG_SIZE; in the tree, t + width < WG_SIZE (both powers of two).
 fn workgroup_totals(value: Totals, rb: ReduceBuiltins) -> Totals {
     thread_sums[rb.local_index] = value.sums;
     thread_maxes[rb.local_index] = value.max_bits;

@@ -10,7 +10,8 @@ struct ReduceBuiltins {
     @builtin(num_subgroups) subgroups: u32,
 }
 
-// At most WG_SIZE / 4 subgroups: 4 is the smallest subgroup size wgpu reports.
+// At most WG_SIZE / 4 subgroups: 4 is the smallest subgroup size wgpu reports
+// (MINIMUM_SUBGROUP_MIN_SIZE), so `subgroup` and every index of the tree below stay under it.
 const MAX_SUBGROUPS: u32 = 64u;
 var<workgroup> subgroup_sums: array<vec2<f32>, MAX_SUBGROUPS>;
 var<workgroup> subgroup_maxes: array<u32, MAX_SUBGROUPS>;

@@ -9,7 +9,7 @@
 // The gradients' sum, then the parameters'.
 @group(0) @binding(2) var<storage, read_write> local_norms: array<Partial, 2>;
 
-// The sum of the partials from `first` on, to every thread.
+// The sum of the partials from `first` (0 or num_partials: a whole set) on, to every thread.
 fn sum_partial_set(first: u32, local_index: u32) -> Partial {
     var slice = blocked_sum();
     var slice_max_bits = 0u;

@@ -11,7 +11,8 @@ const PARTIAL_SLICES: u32 = 32u;
 var<workgroup> slice_sums: array<vec2<f32>, PARTIAL_SLICES>;
 var<workgroup> slice_maxes: array<u32, PARTIAL_SLICES>;
 
-// Four consecutive slice sums of component `c` from `first`.
+// Four consecutive slice sums of component `c` from `first` (at most 28: below
+// PARTIAL_SLICES).
 fn slice_quad(first: u32, c: u32) -> vec4<f32> {
     return vec4<f32>(slice_sums[first][c], slice_sums[first + 1u][c], slice_sums[first + 2u][c], slice_sums[first + 3u][c]);
 }
@@ -57,6 +58,7 @@ fn param_sq_totals(local_index: u32) -> Totals {
     var big = blocked_sum();
     var max_bits = 0u;
     if local_index < PARTIAL_SLICES {
+        // p < num_partials: the second set, and the set after the loss scale's slot.
         for (var p = local_index; p < cfg.num_partials; p = p + PARTIAL_SLICES) {
             let partial = partials[cfg.num_partials + p];
             let big_partial = partials[param_big_partials() + p];

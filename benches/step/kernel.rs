@@ -67,10 +67,7 @@ impl Kernel {
             bind_group_layouts: &[Some(&bind_group_layout)],
             immediate_size: 0,
         });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label,
-            source: wgpu::ShaderSource::Wgsl(wgsl.into()),
-        });
+        let module = shader_module(device, entry_point, wgsl);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label,
             layout: Some(&layout),
@@ -144,4 +141,26 @@ impl Split {
         let wanted = len_vec4.div_ceil(WORKGROUP_SIZE * u64::from(self.vec4_per_thread));
         wanted.clamp(1, u64::from(self.max_workgroups)) as u32
     }
+}
+
+/// A bench kernel's module built as the crate builds its own: without bounds checks unless
+/// `WGPU_ALIG_SHADER_CHECKS` asks for them, so that a roofline and the step it is compared
+/// with pay the same for checks.
+fn shader_module(device: &wgpu::Device, label: &str, wgsl: &str) -> wgpu::ShaderModule {
+    let desc = wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+    };
+    let checked = std::env::var_os(wgpu_alig::SHADER_CHECKS_VAR)
+        .is_some_and(|v| !v.is_empty() && v != "0");
+    if checked {
+        return device.create_shader_module(desc);
+    }
+    let checks = wgpu::ShaderRuntimeChecks {
+        bounds_checks: false,
+        ..wgpu::ShaderRuntimeChecks::checked()
+    };
+    // SAFETY: the bench kernels (benches/shaders/*.wgsl) index their buffers below the
+    // lengths they are dispatched over, as the crate's kernels do.
+    unsafe { device.create_shader_module_trusted(desc, checks) }
 }

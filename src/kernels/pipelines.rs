@@ -2,6 +2,7 @@
 //! group layouts, built once per optimizer with the reduction the device supports.
 
 use crate::error::{catch_gpu_errors, Result};
+use crate::kernels::runtime_checks::shader_module;
 use crate::kernels::shaders::{Kernel, Reduction, Specialization};
 
 /// Binding indices of pass 1 (`shaders/grad_sq_norm.wgsl`).
@@ -142,14 +143,8 @@ impl KernelPipeline {
             bind_group_layouts: &[Some(&bind_group_layout)],
             immediate_size: 0,
         });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label,
-            source: wgpu::ShaderSource::Wgsl(
-                kernel
-                    .wgsl(kernel.reduction(reduction), spec.precision)
-                    .into(),
-            ),
-        });
+        let wgsl = kernel.wgsl(kernel.reduction(reduction), spec.precision);
+        let module = shader_module(device, kernel.entry_point(), wgsl);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label,
             layout: Some(&layout),
