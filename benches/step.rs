@@ -7,6 +7,7 @@
 //! time on the host's clock only (what an adapter without timestamp queries gets),
 //! `ALIG_BENCH_HOST_SCALE=1` to run only the host cost of 10^3 to 10^5 tensors,
 //! `ALIG_BENCH_SPLIT_SWEEP=1` to run only the work-split sweep (at the sizes of `ALIG_BENCH_N`),
+//! `ALIG_BENCH_PER_PASS=1` to run only the per-pass times (at those sizes),
 //! `ALIG_BENCH_CSV=FILE` to write the main table's rows (or the sweep's) to FILE as CSV too,
 //! `ALIG_BENCH_PRECISION=f32,f16-grads,f16` (or `-- --precision ...`) to pick the precisions
 //! of the main table's rows (by default all three; the f16 ones where the adapter has
@@ -34,6 +35,8 @@ mod kernel;
 mod naive;
 #[path = "step/options.rs"]
 mod options;
+#[path = "step/per_pass.rs"]
+mod per_pass;
 #[path = "step/preamble.rs"]
 mod preamble;
 // The examples' and the tests' blocking reads of raw buffers.
@@ -93,6 +96,10 @@ fn main() {
         split_sweep::run_section(device, queue, &timer, &options);
         return;
     }
+    if options.per_pass_only {
+        per_pass::run_section(device, queue, &timer, &options);
+        return;
+    }
     let mut csv = options
         .csv
         .as_deref()
@@ -121,6 +128,7 @@ fn main() {
         }
     }
 
+    per_pass::run_section(device, queue, &timer, &options);
     let tensor_costs = tensor_count::run_section(device, queue, &timer, &options);
     let record_costs = record_cost::run_section(device, queue, &timer, options.record_cost_steps);
     host_scale::run_section(device, queue, options.quick);

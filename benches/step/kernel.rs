@@ -151,8 +151,8 @@ fn shader_module(device: &wgpu::Device, label: &str, wgsl: &str) -> wgpu::Shader
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
     };
-    let checked = std::env::var_os(wgpu_alig::SHADER_CHECKS_VAR)
-        .is_some_and(|v| !v.is_empty() && v != "0");
+    let checked =
+        std::env::var_os(wgpu_alig::SHADER_CHECKS_VAR).is_some_and(|v| !v.is_empty() && v != "0");
     if checked {
         return device.create_shader_module(desc);
     }

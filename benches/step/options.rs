@@ -1,7 +1,8 @@
 //! What to run: the full table by default, a quick smoke run with `ALIG_BENCH_QUICK=1` (or
 //! `--quick`), a size filter with `ALIG_BENCH_N=1e6,1.6e7` (or `--n 1e6,1.6e7`), and wall time
 //! even where the adapter has timestamp queries with `ALIG_BENCH_WALL_CLOCK=1`;
-//! `ALIG_BENCH_SPLIT_SWEEP=1` runs only the work-split sweep, and `ALIG_BENCH_CSV=FILE` writes
+//! `ALIG_BENCH_SPLIT_SWEEP=1` runs only the work-split sweep, `ALIG_BENCH_PER_PASS=1` only the
+//! per-pass times, and `ALIG_BENCH_CSV=FILE` writes
 //! the main table's rows (or the sweep's) to FILE as CSV too. `ALIG_BENCH_PRECISION=f32,f16`
 //! (or `--precision f32,f16`) picks the main table's precisions (default: `f32`, `f16-grads`
 //! and `f16`, the f16 ones where the adapter has `SHADER_F16`).
@@ -38,6 +39,8 @@ pub struct Options {
     pub host_scale_only: bool,
     /// Only the work-split sweep (`ALIG_BENCH_SPLIT_SWEEP=1`).
     pub split_sweep_only: bool,
+    /// Only the per-pass times (`ALIG_BENCH_PER_PASS=1`).
+    pub per_pass_only: bool,
     /// Where to write the table's rows as CSV as well (`ALIG_BENCH_CSV=FILE`).
     pub csv: Option<PathBuf>,
 }
@@ -59,6 +62,8 @@ impl Options {
             std::env::var("ALIG_BENCH_HOST_SCALE").is_ok_and(|v| !v.is_empty() && v != "0");
         let split_sweep_only =
             std::env::var("ALIG_BENCH_SPLIT_SWEEP").is_ok_and(|v| !v.is_empty() && v != "0");
+        let per_pass_only =
+            std::env::var("ALIG_BENCH_PER_PASS").is_ok_and(|v| !v.is_empty() && v != "0");
         let precisions = args
             .iter()
             .position(|a| a == "--precision")
@@ -88,6 +93,7 @@ impl Options {
                 record_cost_steps: 200,
                 host_scale_only,
                 split_sweep_only,
+                per_pass_only,
                 csv,
             }
         } else {
@@ -102,6 +108,7 @@ impl Options {
                 record_cost_steps: 2000,
                 host_scale_only,
                 split_sweep_only,
+                per_pass_only,
                 csv,
             }
         }

@@ -6,7 +6,9 @@
 //! streamed in windows, one dispatch per window and pass.
 
 use crate::kernel::{grid_stride_workgroups, module, Access, Kernel, HALF_PARAMS_BINDING};
-use crate::timer::{measure, Sample, Timer};
+use std::time::Duration;
+
+use crate::timer::{measure, measure_each_span, Sample, Timer};
 use crate::workload::Buffers;
 
 const READ_WGSL: &str = include_str!("../shaders/streaming_read.wgsl");
@@ -176,6 +178,34 @@ impl Streaming {
     /// Workgroups of the first (largest) window's dispatches.
     pub fn workgroups(&self) -> u32 {
         self.windows.first().map_or(0, |w| w.workgroups)
+    }
+
+    /// The two kernels in a compute pass each, timed as spans 0 (the read, pass 1's bytes)
+    /// and 1 (the update, pass 2's bytes).
+    pub fn run_by_pass(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        timer: &Timer,
+    ) -> Option<Vec<Duration>> {
+        measure_each_span(device, queue, timer, 2, |encoder| {
+            for (span, kernel) in [&self.read, &self.update].into_iter().enumerate() {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("streaming roofline pass"),
+                    timestamp_writes: timer.pass(span as u32),
+                });
+                pass.set_pipeline(&kernel.pipeline);
+                for window in &self.windows {
+                    let bind_group = if span == 0 {
+                        &window.read
+                    } else {
+                        &window.update
+                    };
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(window.workgroups, 1, 1);
+                }
+            }
+        })
     }
 
     pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer) -> Sample {

@@ -119,6 +119,16 @@ impl Timer {
         queue: &wgpu::Queue,
         spans: u32,
     ) -> Option<Duration> {
+        Some(self.read_each_span(device, queue, spans)?.into_iter().sum())
+    }
+
+    /// The duration of each of spans `0..spans` written by the last (finished) submission.
+    pub fn read_each_span(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        spans: u32,
+    ) -> Option<Vec<Duration>> {
         let q = self.queries.as_ref()?;
         let bytes = u64::from(spans) * 16;
         let mut encoder = device.create_command_encoder(&Default::default());
@@ -127,13 +137,10 @@ impl Timer {
         queue.submit([encoder.finish()]);
         let ticks: Vec<u64> = map_read(device, &q.readback, ..bytes, bytemuck::pod_collect_to_vec)
             .expect("timestamp readback mapped");
-        let total_ticks: u64 = ticks
-            .chunks_exact(2)
-            .map(|pair| pair[1].saturating_sub(pair[0]))
-            .sum();
-        Some(Duration::from_nanos(
-            (total_ticks as f64 * q.period_ns) as u64,
-        ))
+        let span = |pair: &[u64]| {
+            Duration::from_nanos((pair[1].saturating_sub(pair[0]) as f64 * q.period_ns) as u64)
+        };
+        Some(ticks.chunks_exact(2).map(span).collect())
     }
 }
 
@@ -148,6 +155,22 @@ pub fn wait_idle(device: &wgpu::Device) {
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .expect("device poll");
+}
+
+/// Records `record` into one encoder, submits it, waits, and reads back each of `spans`
+/// spans (`None` without timestamp queries).
+pub fn measure_each_span(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    timer: &Timer,
+    spans: u32,
+    record: impl FnOnce(&mut wgpu::CommandEncoder),
+) -> Option<Vec<Duration>> {
+    let mut encoder = device.create_command_encoder(&Default::default());
+    record(&mut encoder);
+    queue.submit([encoder.finish()]);
+    wait_idle(device);
+    timer.read_each_span(device, queue, spans)
 }
 
 /// Records `record` into one encoder, submits it, waits, and reads back `spans` spans.

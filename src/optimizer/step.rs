@@ -55,6 +55,41 @@ impl Alig {
         Ok(())
     }
 
+    /// [`Alig::record_step`] for profiling: each pass (`||g||^2`, the update, and with
+    /// projection the projection) in a compute pass of its own, which `timestamps` gives the
+    /// timestamp writes of (called with 0, 1 and 2; needs `Features::TIMESTAMP_QUERY`). The
+    /// same dispatches and results as `record_step`; only the boundaries between the passes
+    /// differ (a compute pass each instead of one for all).
+    pub fn record_step_with_pass_timestamps<'q>(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        queue: &wgpu::Queue,
+        loss: Loss<'_>,
+        timestamps: impl Fn(usize) -> Option<wgpu::ComputePassTimestampWrites<'q>>,
+    ) -> Result<()> {
+        self.shard_next.expect_plain_step()?;
+        self.record_loss(encoder, queue, loss)?;
+        let passes: [fn(&Self, &mut wgpu::ComputePass<'_>); 3] = [
+            Self::dispatch_grad_sq_norm,
+            Self::dispatch_alig_update,
+            Self::dispatch_project_params,
+        ];
+        let count = if self.plan.specialization.projection {
+            3
+        } else {
+            2
+        };
+        for (k, dispatch) in passes.iter().enumerate().take(count) {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("wgpu-alig step pass"),
+                timestamp_writes: timestamps(k),
+            });
+            dispatch(self, &mut pass);
+        }
+        self.record_next_loss_scale(encoder);
+        Ok(())
+    }
+
     /// With a loss scale: the copy of the scale pass 2 left after the partials into the
     /// state, where the engine's next backward pass and the next step read it.
     pub(super) fn record_next_loss_scale(&self, encoder: &mut wgpu::CommandEncoder) {
