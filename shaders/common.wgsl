@@ -244,7 +244,7 @@ fn scale_down_pow2_1(x: f32, e: u32) -> f32 {
 // (the squares of `w`'s lanes below 2^40 or not finite, the scaled squares of the others)
 fn param_sq_ranges(w: vec4<f32>) -> array<vec4<f32>, 2> {
     let magnitude = bitcast<vec4<u32>>(w) & vec4<u32>(0x7fffffffu);
-    let big = magnitude >= vec4<u32>(PARAM_BIG_MIN_BITS) & magnitude < vec4<u32>(NON_FINITE_BITS);
+    let big = (magnitude >= vec4<u32>(PARAM_BIG_MIN_BITS)) & (magnitude < vec4<u32>(NON_FINITE_BITS));
     let scaled = select(w, scale_down_pow2(w, PARAM_BIG_SHIFT), big);
     let sq = scaled * scaled;
     return array<vec4<f32>, 2>(select(sq, vec4<f32>(0.0), big), select(vec4<f32>(0.0), sq, big));
@@ -259,7 +259,9 @@ fn param_sq_norm_value(small: f32, big: f32) -> f32 {
     // is normal and the exponent bits take the 160 exactly.
     let bits = bitcast<u32>(big);
     if (bits >> 23u) >= 95u {
-        return bitcast<f32>(NON_FINITE_BITS);
+        // +infinity from a runtime value: a constant expression may not be infinite in WGSL
+        // (Chrome's compiler refuses the module; naga does not).
+        return bitcast<f32>(max(bits, NON_FINITE_BITS));
     }
     return bitcast<f32>(bits + ((2u * PARAM_BIG_SHIFT) << 23u)) + small;
 }

@@ -17,7 +17,10 @@ use readback::{copy_to_staging, map_read_async};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use wgpu_alig::reference::{AligReference, StepSize};
 use wgpu_alig::shaders::Reduction;
-use wgpu_alig::{Alig, AligConfig, Arena, Gpu, GpuRequest, Loss, MomentumKind, StatsSnapshot};
+use wgpu_alig::{
+    Alig, AligConfig, Arena, Gpu, GpuRequest, Loss, MomentumKind, NormSlot, ShardNorm,
+    StatsSnapshot,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -129,7 +132,13 @@ async fn run_against_reference(
         arena.write_params(queue, name, &values).expect("params");
         init.push(to_f64(&values));
     }
+    // The browser's WGSL compiler is stricter than naga in places: say what it refused,
+    // rather than finding no steps later.
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let mut alig = Alig::new(device, &arena, config).expect("the optimizer");
+    if let Some(error) = scope.pop().await {
+        panic!("building the optimizer: {error}");
+    }
     assert_eq!(alig.reduction(), Reduction::SharedMemory);
     let mut reference = AligReference::new(config, init).expect("the reference");
     let losses = device.create_buffer(&wgpu::BufferDescriptor {
@@ -226,6 +235,49 @@ async fn steps_with_momentum_match_the_reference() {
             run_against_reference(&device, &queue, &[1, 3, 255, 257, 4097], config, 6, false).await;
         assert_eq!(dispatches, 2);
     }
+}
+
+/// The projection's kernel compiles in the browser and matches the reference, and a sharded
+/// step's kernels compile too (each browser's WGSL compiler has rules of its own).
+#[wasm_bindgen_test]
+async fn steps_with_projection_and_a_sharded_step_run() {
+    let (device, queue) = webgpu_device().await;
+    let config = AligConfig {
+        max_norm: Some(10.0),
+        ..AligConfig::paper(0.05)
+    };
+    let dispatches =
+        run_against_reference(&device, &queue, &[1, 3, 255, 257, 4097], config, 4, false).await;
+    assert_eq!(dispatches, 3);
+
+    let arena = Arena::new(&device, &[("w", 300)]).expect("the arena");
+    let mut alig = Alig::new(&device, &arena, config).expect("the optimizer");
+    let norms = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("norms"),
+        size: 2 * ShardNorm::SIZE,
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let slot = |offset| NormSlot {
+        buffer: &norms,
+        offset,
+    };
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = device.create_command_encoder(&Default::default());
+    alig.record_local_grad_norm(&mut encoder, slot(0))
+        .expect("local");
+    alig.record_global_update(&mut encoder, &queue, Loss::Host(1.0), slot(0))
+        .expect("global");
+    alig.record_local_param_norm(&mut encoder, slot(ShardNorm::SIZE))
+        .expect("local params");
+    alig.record_global_projection(&mut encoder, slot(ShardNorm::SIZE))
+        .expect("global projection");
+    queue.submit([encoder.finish()]);
+    if let Some(error) = scope.pop().await {
+        panic!("a sharded step: {error}");
+    }
+    let stats = alig.read_stats(&device, &queue).await.expect("the stats");
+    assert_eq!(stats.steps, 1);
 }
 
 #[wasm_bindgen_test]
