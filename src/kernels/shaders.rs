@@ -29,9 +29,12 @@ pub enum Reduction {
 }
 
 impl Reduction {
-    /// The reduction a device supports best.
+    /// The reduction a device supports best: subgroups where the device has them, in
+    /// subgroups of 4 or more lanes (the subgroup path's scratch holds `WG_SIZE / 4`
+    /// subgroups, and its modules are built without bounds checks).
     pub fn for_device(device: &wgpu::Device) -> Self {
-        if device.features().contains(wgpu::Features::SUBGROUP) {
+        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
+        if subgroups && device.adapter_info().subgroup_min_size >= 4 {
             Self::Subgroup
         } else {
             Self::SharedMemory
