@@ -188,8 +188,8 @@ fn alig_update(
             }
             store_half_params(i, w, trainable);
             if PROJECTION {
-                let ranges = param_sq_ranges(select(vec4<f32>(0.0), w, trainable));
-                blocked_add_pair(&param_sq, &param_sq_big, ranges[0], ranges[1]);
+                let ranges = param_ranges(select(vec4<f32>(0.0), w, trainable));
+                blocked_add_pair(&param_sq, &param_sq_big, ranges[0] * ranges[0], ranges[1] * ranges[1]);
             }
         }
     }

@@ -217,18 +217,18 @@ fn pairwise16(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> f32 {
 }
 
 // ||w||^2 without overflow for any finite parameters, in two ranges: a trained element with
-// 2^40 <= |w| < infinity is scaled by 2^-80 before it is squared (exact: a power of two, the
-// result normal) and summed apart, so its square lies in [2^-80, 2^96) and 2^30 of them stay
-// below 2^126; the others' squares lie below 2^80 (or are infinite, for a non-finite
-// parameter). ||w||^2 = small + 2^160 * big. With no huge element, `big` is 0 and `small` is
-// the sum the kernels always computed, bit for bit.
+// 2^40 <= |w| < infinity is scaled by 2^-100 before it is squared (exact: a power of two, the
+// result normal) and summed apart, so its square lies in [2^-120, 2^56) and even 2^33 of them
+// (a whole window) stay below 2^89; the others' squares lie below 2^80, 2^33 of them below
+// 2^113 (or are infinite, for a non-finite parameter). ||w||^2 = small + 2^200 * big. With no
+// huge element, `big` is 0 and `small` is the sum the kernels always computed, bit for bit.
 const PARAM_BIG_MIN_BITS: u32 = 0x53800000u; // 2^40
-const PARAM_BIG_SHIFT: u32 = 80u;
+const PARAM_BIG_SHIFT: u32 = 100u;
 
 // x * 2^-e, lane by lane, on the exponent bits: exact where the result is normal, a signed 0
 // where it would fall below, x itself where x is infinite or NaN. Not a product by 2^-e nor
 // an `ldexp` by a constant: compilers fold those into a product by the constant 2^-e, which
-// f32 cannot hold past 2^-149 (Mesa does, and 2^-80 squared is 0 there).
+// f32 cannot hold past 2^-149 (Mesa does, and 2^-100 squared is 0 there).
 fn scale_down_pow2(x: vec4<f32>, e: u32) -> vec4<f32> {
     let bits = bitcast<vec4<u32>>(x);
     let exponent = (bits >> vec4<u32>(23u)) & vec4<u32>(0xffu);
@@ -241,24 +241,25 @@ fn scale_down_pow2_1(x: f32, e: u32) -> f32 {
     return scale_down_pow2(vec4<f32>(x), e).x;
 }
 
-// (the squares of `w`'s lanes below 2^40 or not finite, the scaled squares of the others)
-fn param_sq_ranges(w: vec4<f32>) -> array<vec4<f32>, 2> {
+// (`w`'s lanes below 2^40 or not finite, the others scaled by 2^-100), each 0 where it is in
+// the other range. The caller squares them: a square then meets its sum as it always did.
+fn param_ranges(w: vec4<f32>) -> array<vec4<f32>, 2> {
     let magnitude = bitcast<vec4<u32>>(w) & vec4<u32>(0x7fffffffu);
     let big = (magnitude >= vec4<u32>(PARAM_BIG_MIN_BITS)) & (magnitude < vec4<u32>(NON_FINITE_BITS));
-    let scaled = select(w, scale_down_pow2(w, PARAM_BIG_SHIFT), big);
-    let sq = scaled * scaled;
-    return array<vec4<f32>, 2>(select(sq, vec4<f32>(0.0), big), select(vec4<f32>(0.0), sq, big));
+    let scaled = scale_down_pow2(w, PARAM_BIG_SHIFT);
+    return array<vec4<f32>, 2>(select(w, vec4<f32>(0.0), big), select(vec4<f32>(0.0), scaled, big));
 }
 
-// ||w||^2 from its two ranges, for the record: +infinity where f32 cannot hold it.
+// ||w||^2 from its two ranges, for the record: +infinity where f32 cannot hold it (NaN where
+// a parameter is NaN).
 fn param_sq_norm_value(small: f32, big: f32) -> f32 {
-    if big == 0.0 || !is_finite_f32(big) {
+    if big == 0.0 || !is_finite_f32(big) || !is_finite_f32(small) {
         return small + big;
     }
-    // 2^160 * big reaches 2^128 from big = 2^-32 on (exponent bits 95). Below, big >= 2^-80
-    // is normal and the exponent bits take the 160 exactly.
+    // 2^200 * big reaches 2^128 from big = 2^-72 on (exponent bits 55). Below, big >= 2^-120
+    // is normal and the exponent bits take the 200 exactly.
     let bits = bitcast<u32>(big);
-    if (bits >> 23u) >= 95u {
+    if (bits >> 23u) >= 55u {
         // +infinity from a runtime value: a constant expression may not be infinite in WGSL
         // (Chrome's compiler refuses the module; naga does not).
         return bitcast<f32>(max(bits, NON_FINITE_BITS));

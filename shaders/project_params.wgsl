@@ -14,7 +14,7 @@
 override MASKED: bool = true;
 
 // How pass 3 scales the parameters: by `factor` = max_norm / ||w||; or, where that falls
-// below the normal range (`tiny`), each parameter by 2^-80, divided by `root` = 2^-80 ||w||,
+// below the normal range (`tiny`), each parameter by 2^-100, divided by `root` = 2^-100 ||w||,
 // then by max_norm, so that no value on the way leaves it.
 struct Projection {
     factor: f32,
@@ -30,13 +30,13 @@ fn projection(small: f32, big: f32) -> Projection {
         }
         return Projection(cfg.max_norm / sqrt(small), 0.0, false, false);
     }
-    // ||w|| = 2^80 * root, with root in [2^-40, 2^63]; 2^-160 * small is exact (where it
+    // ||w|| = 2^100 * root, with root in [2^-60, 2^45]; 2^-200 * small is exact (where it
     // falls below 2^-126 it lies far under big's last bit).
     let root = sqrt(big + scale_down_pow2_1(small, 2u * PARAM_BIG_SHIFT));
     if root <= scale_down_pow2_1(cfg.max_norm, PARAM_BIG_SHIFT) {
         return Projection(1.0, root, false, true);
     }
-    // Projecting means max_norm < 2^80 * root: the quotient stays below 2^80.
+    // Projecting means max_norm < 2^100 * root: the quotient stays below 2^100.
     let factor = scale_down_pow2_1(cfg.max_norm / root, PARAM_BIG_SHIFT);
     return Projection(factor, root, factor < 0x1p-126f, false);
 }
@@ -64,19 +64,21 @@ fn project_params(
     if (state.records[record].flags & SKIP_MASK) != 0u {
         return;
     }
-    // A non-finite norm would scale every parameter to zero or NaN: leave them be, flagged.
-    let computable = is_finite_f32(small) && is_finite_f32(big) && totals.max_bits < NON_FINITE_BITS;
+    // A non-finite norm would scale every parameter to zero or NaN, and so would a factor
+    // that is not finite (a norm whose square fell below f32 on a driver that flushes it):
+    // leave them be, flagged.
+    let p = projection(small, big);
+    let computable = is_finite_f32(small) && is_finite_f32(big) && totals.max_bits < NON_FINITE_BITS
+        && (p.inside || is_finite_f32(p.factor));
     if (cfg.options & OPTION_WRITES_RECORD) != 0u && workgroup_id.x == 0u && local_id.x == 0u {
         state.records[record].param_sq_norm = param_sq_norm_value(small, big);
+        // Other workgroups may read these flags meanwhile: the bit is outside SKIP_MASK, the
+        // only bits they test.
         if !computable {
             state.records[record].flags = state.records[record].flags | FLAG_PROJECTION_SKIPPED;
         }
     }
-    if !computable {
-        return;
-    }
-    let p = projection(small, big);
-    if p.inside {
+    if !computable || p.inside {
         return;
     }
     // params and half params at i < len_vec4: the window's vec4s.
