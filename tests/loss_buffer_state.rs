@@ -182,3 +182,29 @@ fn a_map_pending_at_submit_is_a_typed_error_from_step() {
     assert_eq!((stats.steps, stats.skipped), (1, 0));
     assert_eq!(stats.records[0].step, 0);
 }
+
+/// An unmapped loss buffer of a size that is no whole number of words (legal, and a 4-byte
+/// copy from it is too) steps: the map check asks about whole words only.
+#[test]
+fn a_loss_buffer_of_an_odd_size_steps() {
+    let gpu = gpu();
+    let (_arena, mut alig) = model(&gpu);
+    let loss = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("loss"),
+        size: 6,
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue.write_buffer(&loss, 0, &0.5f32.to_le_bytes());
+    alig.step(
+        &gpu.device,
+        &gpu.queue,
+        Loss::Buffer {
+            buffer: &loss,
+            offset: 0,
+        },
+    )
+    .unwrap();
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!((stats.steps, stats.last().unwrap().loss), (1, 0.5));
+}
