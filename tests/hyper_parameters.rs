@@ -227,3 +227,44 @@ fn bad_settings_are_typed_errors() {
     alig.set_momentum(&gpu.queue, 0, 0.0).unwrap();
     assert_eq!(alig.config().max_lr, None);
 }
+
+/// A setting stays while a record in the ring can name it, whatever was recorded since:
+/// steps recorded but not yet submitted (or never) do not push older records out.
+#[test]
+fn settings_stay_while_the_ring_names_them() {
+    let gpu = gpu();
+    let arena = Arena::new(&gpu.device, &[("w", 16)]).unwrap();
+    let config = AligConfig {
+        stats_capacity: 4,
+        ..AligConfig::paper(0.1)
+    };
+    let mut alig = Alig::new(&gpu.device, &arena, config).unwrap();
+    for _ in 0..4 {
+        alig.step(&gpu.device, &gpu.queue, Loss::Host(1.0)).unwrap();
+    }
+    alig.set_max_lr(&gpu.queue, 0, Some(0.2)).unwrap();
+    // Four steps recorded, not submitted; then two more settings and a read.
+    let mut pending = gpu.device.create_command_encoder(&Default::default());
+    for _ in 0..4 {
+        alig.record_step(&mut pending, &gpu.queue, Loss::Host(1.0))
+            .unwrap();
+    }
+    alig.set_max_lr(&gpu.queue, 0, Some(0.3)).unwrap();
+    alig.set_max_lr(&gpu.queue, 0, Some(0.4)).unwrap();
+    let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(stats.records.len(), 4);
+    for record in &stats.records {
+        assert_eq!(record.max_lr_version, 0);
+        assert_eq!(stats.group_max_lrs(record), Some(&[Some(0.1)][..]));
+    }
+    // Saved and restored, the ring's records still name their setting.
+    let state = alig.save_state(&gpu.device, &gpu.queue).unwrap();
+    let restored = Alig::from_state(&gpu.device, &gpu.queue, &arena, &state).unwrap();
+    let stats = restored
+        .read_stats_blocking(&gpu.device, &gpu.queue)
+        .unwrap();
+    for record in &stats.records {
+        assert_eq!(stats.group_max_lrs(record), Some(&[Some(0.1)][..]));
+    }
+    drop(pending);
+}

@@ -33,11 +33,7 @@ impl Alig {
         max_lrs[group] = max_lr;
         let version = self
             .max_lr_history
-            .push(
-                max_lrs,
-                self.recorded_steps,
-                self.plan.config.stats_capacity,
-            )
+            .push(max_lrs)
             .ok_or(Error::TooManySettings)?;
         self.plan.set_max_lr(group, max_lr, version);
         self.write_group(queue, group);

@@ -135,7 +135,6 @@ impl Writer {
         self.len(history.len());
         for setting in history {
             self.u32(setting.version);
-            self.u32(setting.since_step);
             self.len(setting.max_lrs.len());
             for &max_lr in setting.max_lrs.iter() {
                 self.opt_f32(max_lr);
@@ -236,26 +235,20 @@ impl<'a> Reader<'a> {
     pub fn history(&mut self) -> Result<Vec<MaxLrSetting>> {
         (0..self.len()?)
             .map(|_| {
-                let (version, since_step) = (self.u32()?, self.u32()?);
+                let version = self.u32()?;
                 let max_lrs = self.max_lrs()?.into();
-                Ok(MaxLrSetting {
-                    version,
-                    since_step,
-                    max_lrs,
-                })
+                Ok(MaxLrSetting { version, max_lrs })
             })
             .collect()
     }
 
-    /// A version 5 history: every setting from version 0, without the steps when each was
-    /// made (`since_step` for all).
-    pub fn history_v5(&mut self, since_step: u32) -> Result<Vec<MaxLrSetting>> {
+    /// A version 5 history: every setting, numbered from version 0.
+    pub fn history_v5(&mut self) -> Result<Vec<MaxLrSetting>> {
         (0..self.len()?)
             .map(|version| {
                 let version = u32::try_from(version).map_err(|_| invalid("history too long"))?;
                 Ok(MaxLrSetting {
                     version,
-                    since_step,
                     max_lrs: self.max_lrs()?.into(),
                 })
             })

@@ -25,8 +25,8 @@ const MAGIC: &[u8; 8] = b"ALIGSTAT";
 // 4: a CRC-32 at the end.
 // 5: the loss scale (config, and the scale and its count first in the step state's header);
 //    records name the scale their step ran with.
-// 6: only the max_lr settings the records can name, each with its version and the steps
-//    recorded when it was made. Version 5 states still load.
+// 6: only the max_lr settings the records can name (or later ones), each with its version.
+//    Version 5 states still load.
 const VERSION: u32 = 6;
 const OLDEST_VERSION: u32 = 5;
 
@@ -97,9 +97,7 @@ impl AligState {
         let momentum_len = input.len()?;
         let momentum = bytemuck::pod_collect_to_vec(input.take(momentum_len.saturating_mul(4))?);
         let max_lr_history = if version == OLDEST_VERSION {
-            // Every setting from version 0, as if made when the state was saved: kept until
-            // the ring has turned once more.
-            input.history_v5(AligState::steps_of(&step_state))?
+            input.history_v5()?
         } else {
             input.history()?
         };
@@ -153,12 +151,10 @@ mod tests {
             max_lr_history: vec![
                 MaxLrSetting {
                     version: 7,
-                    since_step: 3,
                     max_lrs: vec![Some(0.1)].into(),
                 },
                 MaxLrSetting {
                     version: 8,
-                    since_step: 5,
                     max_lrs: vec![None].into(),
                 },
             ],

@@ -8,6 +8,8 @@ use crate::device::readback::{read_buffer_blocking, read_f32s_blocking};
 use crate::error::{Error, Result};
 use crate::optimizer::state_byte_size;
 use crate::stats::MaxLrHistory;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::stats::StatsSnapshot;
 use crate::Alig;
 
 impl Alig {
@@ -19,6 +21,9 @@ impl Alig {
         let (device, buffers) = (&self.device, &self.buffers);
         let state = &buffers.state;
         let step_state = read_buffer_blocking(device, queue, state, 0, state.size())?;
+        // Only the settings the saved ring's records (or later steps) can name.
+        let ring = StatsSnapshot::from_state_bytes(&step_state, &self.max_lr_history).records;
+        let floor = self.max_lr_history.observe_ring(&ring);
         let momentum = match &buffers.momentum {
             Some(momentum) => read_f32s_blocking(device, queue, momentum, 0, momentum.size())?,
             None => Vec::new(),
@@ -29,7 +34,7 @@ impl Alig {
             tensors: tensor_lens(&self.plan.layout),
             step_state,
             momentum,
-            max_lr_history: self.max_lr_history.settings().cloned().collect(),
+            max_lr_history: self.max_lr_history.settings_from(floor),
         })
     }
 

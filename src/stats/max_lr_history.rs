@@ -2,36 +2,51 @@
 //! record names the setting its step ran with (`StepRecord::max_lr_version`), so a group's
 //! step size at any recorded step can be told on the host after `max_lr` has changed.
 //!
-//! Only the settings a record in the ring can name are kept: a step runs with the setting
-//! current when it was recorded or a later one (a setter's write lands before the next
-//! submit), and the ring keeps the last `stats_capacity` steps, so a setting that a newer one
-//! replaced `stats_capacity` recorded steps ago is named by no record the ring can still
-//! hold. A per-step schedule then keeps about `stats_capacity` settings, however long it runs.
+//! The settings a step runs with never go back: a setter's write lands before the next
+//! submit, so a step runs with the setting current when it is submitted, and steps run in
+//! order. Once a read of the whole ring has seen its oldest record name version `v` (or, with
+//! no record yet, the setting current when the read was made), no record the ring holds then
+//! or later names a version below `v`: those settings go, at the next setter call and from
+//! every saved state. A run that reads its stats or saves now and then keeps about the
+//! settings of one ring's worth of steps; one that never reads keeps every setting in memory
+//! (a few bytes per group per call), though never in a saved state.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// One setting of the groups' `max_lr` (in group order): its version, the number of steps
-/// recorded when it was made, and the values.
+use super::records::StepRecord;
+
+/// One setting of the groups' `max_lr` (in group order) and its version.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct MaxLrSetting {
     pub version: u32,
-    pub since_step: u32,
     pub max_lrs: Arc<[Option<f32>]>,
 }
 
 /// The settings still needed, oldest first, with consecutive versions; never empty.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct MaxLrHistory(Arc<VecDeque<MaxLrSetting>>);
+#[derive(Clone, Debug)]
+pub(crate) struct MaxLrHistory {
+    settings: Arc<VecDeque<MaxLrSetting>>,
+    /// No record the ring holds now or later names a version below this (shared with the
+    /// reads in flight, which raise it).
+    floor: Arc<AtomicU32>,
+}
+
+impl PartialEq for MaxLrHistory {
+    fn eq(&self, other: &Self) -> bool {
+        self.settings == other.settings
+    }
+}
 
 impl MaxLrHistory {
     /// A history whose version 0 is `initial`.
     pub fn new(initial: Vec<Option<f32>>) -> Self {
-        Self(Arc::new(VecDeque::from([MaxLrSetting {
+        Self::from_settings(vec![MaxLrSetting {
             version: 0,
-            since_step: 0,
             max_lrs: initial.into(),
-        }])))
+        }])
+        .expect("one setting")
     }
 
     /// A history of saved `settings`; `None` when there is none or their versions are not
@@ -40,17 +55,21 @@ impl MaxLrHistory {
         let consecutive = settings
             .windows(2)
             .all(|w| w[0].version.checked_add(1) == Some(w[1].version));
-        (!settings.is_empty() && consecutive).then(|| Self(Arc::new(settings.into())))
+        let first = settings.first()?.version;
+        consecutive.then(|| Self {
+            settings: Arc::new(settings.into()),
+            floor: Arc::new(AtomicU32::new(first)),
+        })
     }
 
     /// Every setting kept, oldest first.
     pub fn settings(&self) -> impl Iterator<Item = &MaxLrSetting> {
-        self.0.iter()
+        self.settings.iter()
     }
 
     fn latest(&self) -> &MaxLrSetting {
-        // Never empty: built with one setting, and `push` removes only ones it replaced.
-        &self.0[self.0.len() - 1]
+        // Never empty: built with one setting, and `push` keeps the newest.
+        &self.settings[self.settings.len() - 1]
     }
 
     /// The latest version's number.
@@ -63,30 +82,42 @@ impl MaxLrHistory {
         &self.latest().max_lrs
     }
 
-    /// Adds `max_lrs` as the next version, made after `recorded_steps` steps, and drops the
-    /// settings no record of a ring of `capacity` can name any more. Returns the new version;
-    /// `None` when the version numbers (a `u32` in each record) are spent.
-    pub fn push(
-        &mut self,
-        max_lrs: Vec<Option<f32>>,
-        recorded_steps: u32,
-        capacity: u32,
-    ) -> Option<u32> {
+    /// Adds `max_lrs` as the next version and drops the settings below the floor. Returns
+    /// the new version; `None` when the version numbers (a `u32` in each record) are spent.
+    pub fn push(&mut self, max_lrs: Vec<Option<f32>>) -> Option<u32> {
         let version = self.current_version().checked_add(1)?;
+        let floor = self.floor.load(Ordering::Relaxed);
         // Copies the list (not the settings' values) only while a read holds it.
-        let settings = Arc::make_mut(&mut self.0);
+        let settings = Arc::make_mut(&mut self.settings);
         settings.push_back(MaxLrSetting {
             version,
-            since_step: recorded_steps,
             max_lrs: max_lrs.into(),
         });
-        // The oldest setting goes once its successor was made at least `capacity` recorded
-        // steps ago: every step the ring can still hold ran with the successor or later.
-        while settings.len() > 1 && recorded_steps.wrapping_sub(settings[1].since_step) >= capacity
-        {
+        while settings.len() > 1 && settings[0].version < floor {
             settings.pop_front();
         }
         Some(version)
+    }
+
+    /// What a read of the whole ring tells, `ring` its records oldest first: the floor is
+    /// the oldest one's version, or with none the version current when the read was made
+    /// (this history is the read's copy of it). Raises the shared floor; returns it.
+    pub fn observe_ring(&self, ring: &[StepRecord]) -> u32 {
+        let seen = ring
+            .first()
+            .map_or(self.current_version(), |r| r.max_lr_version);
+        self.floor.fetch_max(seen, Ordering::Relaxed).max(seen)
+    }
+
+    /// The settings from version `floor` on (at least the latest): what a saved state keeps.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub fn settings_from(&self, floor: u32) -> Vec<MaxLrSetting> {
+        let latest = self.current_version();
+        self.settings
+            .iter()
+            .filter(|s| s.version >= floor.min(latest))
+            .cloned()
+            .collect()
     }
 
     /// The settings of the `versions` asked for that are kept, and only those: what a
@@ -95,12 +126,12 @@ impl MaxLrHistory {
         &self,
         versions: impl IntoIterator<Item = u32>,
     ) -> BTreeMap<u32, Arc<[Option<f32>]>> {
-        let first = self.0[0].version;
+        let first = self.settings[0].version;
         versions
             .into_iter()
             .filter_map(|v| {
                 let index = v.checked_sub(first)? as usize;
-                Some((v, self.0.get(index)?.max_lrs.clone()))
+                Some((v, self.settings.get(index)?.max_lrs.clone()))
             })
             .collect()
     }
@@ -110,11 +141,18 @@ impl MaxLrHistory {
 mod tests {
     use super::*;
 
+    fn record(version: u32) -> StepRecord {
+        StepRecord {
+            max_lr_version: version,
+            ..StepRecord::default()
+        }
+    }
+
     #[test]
     fn versions_count_from_zero_and_select_keeps_what_is_asked() {
         let mut history = MaxLrHistory::new(vec![Some(1.0), None]);
         assert_eq!(history.current_version(), 0);
-        assert_eq!(history.push(vec![Some(0.5), None], 0, 10), Some(1));
+        assert_eq!(history.push(vec![Some(0.5), None]), Some(1));
         assert_eq!(history.current(), &[Some(0.5), None]);
         let selected = history.select([1, 7]);
         assert_eq!(selected.len(), 1);
@@ -125,31 +163,34 @@ mod tests {
     }
 
     #[test]
-    fn a_setting_goes_once_no_record_in_the_ring_can_name_it() {
-        let capacity = 4;
+    fn settings_go_only_below_what_a_read_of_the_ring_saw() {
         let mut history = MaxLrHistory::new(vec![Some(1.0)]);
-        // A new setting before every step: steps 0.. run with versions 1..
-        for step in 0..100u32 {
-            history.push(vec![Some(step as f32)], step, capacity);
-            // `step` steps are recorded: the ring holds at most the last `capacity` of them,
-            // and the one recorded as step `s` runs with version s + 1. Those versions and
-            // the new one stay selectable.
-            let oldest = step.saturating_sub(capacity);
-            let needed: Vec<u32> = (oldest + 1..=step + 1).collect();
-            assert_eq!(
-                history.select(needed.clone()).len(),
-                needed.len(),
-                "step {step}"
-            );
-            assert!(history.settings().count() <= capacity as usize + 1);
+        for k in 1..=10 {
+            history.push(vec![Some(k as f32)]);
         }
+        // Nothing read yet: every setting stays, however many steps were recorded.
+        assert_eq!(history.settings().count(), 11);
+        // A read whose oldest record ran with version 4 (a copy made at that time).
+        let read = history.clone();
+        assert_eq!(read.observe_ring(&[record(4), record(5), record(9)]), 4);
+        assert_eq!(history.settings_from(4).len(), 7);
+        history.push(vec![None]);
+        let kept: Vec<u32> = history.settings().map(|s| s.version).collect();
+        assert_eq!(kept, (4..=11).collect::<Vec<_>>());
+        // A later read of an older copy cannot lower the floor.
+        assert_eq!(read.observe_ring(&[record(2)]), 4);
+        // An empty ring: the version current when the read was made.
+        let empty = history.clone();
+        history.push(vec![Some(0.1)]);
+        assert_eq!(empty.observe_ring(&[]), 11);
+        history.push(vec![Some(0.2)]);
+        assert_eq!(history.settings().next().unwrap().version, 11);
     }
 
     #[test]
     fn saved_settings_must_have_consecutive_versions() {
         let setting = |version| MaxLrSetting {
             version,
-            since_step: 0,
             max_lrs: vec![None].into(),
         };
         assert!(MaxLrHistory::from_settings(vec![setting(3), setting(4)]).is_some());

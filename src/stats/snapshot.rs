@@ -94,7 +94,9 @@ impl StatsSnapshot {
         }
     }
 
-    /// Parses the bytes of the GPU state buffer: a header then `capacity` records.
+    /// Parses the bytes of the GPU state buffer: a header then `capacity` records. A read
+    /// of the whole ring: it tells `history` (the read's copy) which settings no record will
+    /// name again.
     pub(crate) fn from_state_bytes(bytes: &[u8], history: &MaxLrHistory) -> Self {
         let (header, ring) = split_state(bytes);
         let capacity = ring.len() as u32;
@@ -103,6 +105,7 @@ impl StatsSnapshot {
         let records: Vec<StepRecord> = (0..kept)
             .map(|k| ring[(first.wrapping_add(k) % capacity) as usize])
             .collect();
+        history.observe_ring(&records);
         Self {
             steps: header.steps,
             skipped: header.skipped,
