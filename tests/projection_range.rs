@@ -1,5 +1,5 @@
 //! The projection of any finite parameters: `||w||^2` is summed in two ranges (parameters of
-//! 2^40 or more scaled by 2^-80 before they are squared), so that it cannot overflow f32, and
+//! 2^40 or more scaled by 2^-100 before they are squared), so that it cannot overflow f32, and
 //! huge parameters are projected as the f64 reference projects them. A `||w||` that cannot be
 //! computed (a non-finite parameter; huge parameters in a sharded step) leaves the parameters
 //! be and flags the step, never silently.
