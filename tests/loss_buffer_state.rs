@@ -42,6 +42,12 @@ fn mappable_loss(gpu: &Gpu, mapped: bool) -> wgpu::Buffer {
     buffer
 }
 
+/// `alig.step` with its loss at the start of `buffer`.
+fn step_on(gpu: &Gpu, alig: &mut Alig, buffer: &wgpu::Buffer) -> wgpu_alig::Result<()> {
+    let loss = Loss::Buffer { buffer, offset: 0 };
+    alig.step(&gpu.device, &gpu.queue, loss).map(|_| ())
+}
+
 fn params(gpu: &Gpu, arena: &Arena) -> Vec<u32> {
     common::bits(&arena.read_params(&gpu.device, &gpu.queue, "w").unwrap())
 }
@@ -87,27 +93,12 @@ fn a_mapped_loss_buffer_is_refused_before_anything_is_recorded() {
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())
         .unwrap();
-    let result = alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &partly,
-            offset: 0,
-        },
-    );
-    assert_unusable("step with a loss buffer mapped in part", result.map(|_| ()));
+    let result = step_on(&gpu, &mut alig, &partly);
+    assert_unusable("step with a loss buffer mapped in part", result);
 
     // Unmapped, the same buffer steps.
     loss.unmap();
-    alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    )
-    .unwrap();
+    step_on(&gpu, &mut alig, &loss).unwrap();
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!((stats.steps, stats.last().unwrap().loss), (1, 0.75));
     assert_ne!(params(&gpu, &arena), before);
@@ -120,27 +111,12 @@ fn a_destroyed_loss_buffer_is_refused_before_anything_is_recorded() {
     let before = params(&gpu, &arena);
     let loss = mappable_loss(&gpu, false);
     // Once checked and remembered as usable, then destroyed: checked again every step.
-    alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    )
-    .unwrap();
+    step_on(&gpu, &mut alig, &loss).unwrap();
     let after_one = params(&gpu, &arena);
     assert_ne!(after_one, before);
     loss.destroy();
-    let result = alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    );
-    assert_unusable("step with a destroyed loss buffer", result.map(|_| ()));
+    let result = step_on(&gpu, &mut alig, &loss);
+    assert_unusable("step with a destroyed loss buffer", result);
     assert_eq!(params(&gpu, &arena), after_one);
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!(stats.steps, 1);
@@ -154,30 +130,15 @@ fn a_map_pending_at_submit_is_a_typed_error_from_step() {
     let loss = mappable_loss(&gpu, false);
     // Pending until the device is polled: wgpu refuses a submit that uses the buffer.
     loss.map_async(wgpu::MapMode::Write, .., |_| {});
-    let result = alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    );
-    assert_unusable("step with a map pending", result.map(|_| ()));
+    let result = step_on(&gpu, &mut alig, &loss);
+    assert_unusable("step with a map pending", result);
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())
         .unwrap();
     loss.unmap();
     assert_eq!(params(&gpu, &arena), before);
     // The failed submit ran nothing and counted nothing: the next step is step 0.
-    alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    )
-    .unwrap();
+    step_on(&gpu, &mut alig, &loss).unwrap();
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!((stats.steps, stats.skipped), (1, 0));
     assert_eq!(stats.records[0].step, 0);
@@ -196,15 +157,7 @@ fn a_loss_buffer_of_an_odd_size_steps() {
         mapped_at_creation: false,
     });
     gpu.queue.write_buffer(&loss, 0, &0.5f32.to_le_bytes());
-    alig.step(
-        &gpu.device,
-        &gpu.queue,
-        Loss::Buffer {
-            buffer: &loss,
-            offset: 0,
-        },
-    )
-    .unwrap();
+    step_on(&gpu, &mut alig, &loss).unwrap();
     let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue).unwrap();
     assert_eq!((stats.steps, stats.last().unwrap().loss), (1, 0.5));
 }
