@@ -82,6 +82,9 @@
 //! - **Devices**: [`Gpu::new`] and [`GpuRequest`] open one for examples and tests; an engine
 //!   passes its own `wgpu::Device` and `wgpu::Queue` instead. [`shaders`] gives the WGSL
 //!   sources for validation elsewhere.
+//! - **Debugging and profiling**: the kernels are built without bounds checks (every index
+//!   is in range by construction); `WGPU_ALIG_SHADER_CHECKS=1` ([`SHADER_CHECKS_VAR`]) puts
+//!   them back. [`Alig::record_step_with_pass_timestamps`] times each pass on its own.
 #![deny(missing_docs)]
 
 mod arena;
