@@ -99,7 +99,7 @@ mod stats;
 pub use arena::{Arena, ArenaLayout, Precision, TensorId, TensorKey, TensorSlot};
 pub use device::{Gpu, GpuRequest};
 pub use error::{Error, Result};
-pub use kernels::runtime_checks::SHADER_CHECKS_VAR;
+pub use kernels::runtime_checks::{shader_runtime_checks, SHADER_CHECKS_VAR};
 pub use kernels::shaders;
 pub use kernels::shard_norm::{NormSlot, ShardNorm};
 pub use kernels::work_split::WorkSplit;

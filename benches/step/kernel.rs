@@ -143,24 +143,14 @@ impl Split {
     }
 }
 
-/// A bench kernel's module built as the crate builds its own: without bounds checks unless
-/// `WGPU_ALIG_SHADER_CHECKS` asks for them, so that a roofline and the step it is compared
-/// with pay the same for checks.
+/// A bench kernel's module built as the crate builds its own (`shader_runtime_checks`), so
+/// that a roofline and the step it is compared with pay the same for checks.
 fn shader_module(device: &wgpu::Device, label: &str, wgsl: &str) -> wgpu::ShaderModule {
     let desc = wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
     };
-    let checked =
-        std::env::var_os(wgpu_alig::SHADER_CHECKS_VAR).is_some_and(|v| !v.is_empty() && v != "0");
-    if checked {
-        return device.create_shader_module(desc);
-    }
-    let checks = wgpu::ShaderRuntimeChecks {
-        bounds_checks: false,
-        ..wgpu::ShaderRuntimeChecks::checked()
-    };
     // SAFETY: the bench kernels (benches/shaders/*.wgsl) index their buffers below the
     // lengths they are dispatched over, as the crate's kernels do.
-    unsafe { device.create_shader_module_trusted(desc, checks) }
+    unsafe { device.create_shader_module_trusted(desc, wgpu_alig::shader_runtime_checks()) }
 }

@@ -166,11 +166,16 @@ pub fn measure_each_span(
     spans: u32,
     record: impl FnOnce(&mut wgpu::CommandEncoder),
 ) -> Option<Vec<Duration>> {
+    run(device, queue, record);
+    timer.read_each_span(device, queue, spans)
+}
+
+/// Records `record` into one encoder, submits it and waits for the device.
+fn run(device: &wgpu::Device, queue: &wgpu::Queue, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
     let mut encoder = device.create_command_encoder(&Default::default());
     record(&mut encoder);
     queue.submit([encoder.finish()]);
     wait_idle(device);
-    timer.read_each_span(device, queue, spans)
 }
 
 /// Records `record` into one encoder, submits it, waits, and reads back `spans` spans.
@@ -182,10 +187,7 @@ pub fn measure(
     record: impl FnOnce(&mut wgpu::CommandEncoder),
 ) -> Sample {
     let start = Instant::now();
-    let mut encoder = device.create_command_encoder(&Default::default());
-    record(&mut encoder);
-    queue.submit([encoder.finish()]);
-    wait_idle(device);
+    run(device, queue, record);
     let wall = start.elapsed();
     Sample {
         gpu: timer.read_spans(device, queue, spans),

@@ -118,14 +118,7 @@ impl Arena {
         key: impl TensorKey,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
-        check_device(&self.device, device)?;
-        read_slot(
-            &self.device,
-            queue,
-            self.master_params_buffer(),
-            slot,
-            F32_BYTES,
-        )
+        self.read_tensor(device, queue, slot, self.master_params_buffer(), F32_BYTES)
     }
 
     /// Reads back the f16 copy of tensor `key`'s parameters that the engine binds
@@ -141,8 +134,7 @@ impl Arena {
         if !self.precision.has_master() {
             return Err(Error::NoHalfParams(self.precision));
         }
-        check_device(&self.device, device)?;
-        read_slot(&self.device, queue, &self.params, slot, 2)
+        self.read_tensor(device, queue, slot, &self.params, 2)
     }
 
     /// Reads the gradients of tensor `key` back, as [`Arena::read_params`] does.
@@ -153,14 +145,27 @@ impl Arena {
         key: impl TensorKey,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
-        check_device(&self.device, device)?;
-        read_slot(
-            &self.device,
+        self.read_tensor(
+            device,
             queue,
-            &self.grads,
             slot,
+            &self.grads,
             self.precision.grad_bytes(),
         )
+    }
+
+    /// `slot`'s elements of `buffer` (of `element_bytes` each) as f32s, once `device` is
+    /// found to be the arena's.
+    fn read_tensor(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        slot: &TensorSlot,
+        buffer: &wgpu::Buffer,
+        element_bytes: u64,
+    ) -> Result<Vec<f32>> {
+        check_device(&self.device, device)?;
+        read_slot(&self.device, queue, buffer, slot, element_bytes)
     }
 
     /// Reads the parameters of every tensor back in one copy, waiting for the device: the

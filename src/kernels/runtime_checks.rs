@@ -9,13 +9,19 @@
 /// The environment variable that turns bounds checks on.
 pub const SHADER_CHECKS_VAR: &str = "WGPU_ALIG_SHADER_CHECKS";
 
-/// Whether `WGPU_ALIG_SHADER_CHECKS` asks for bounds checks (any value but empty or `0`).
-/// Read each time pipelines are built.
-pub(crate) fn bounds_checks_requested() -> bool {
-    std::env::var_os(SHADER_CHECKS_VAR).is_some_and(|v| !v.is_empty() && v != "0")
+/// The runtime checks the crate builds its modules with: bounds checks only when
+/// `WGPU_ALIG_SHADER_CHECKS` asks for them (any value but empty or `0`), read each time; loop
+/// bounding always (every loop of the kernels ends, and the bound costs next to nothing).
+/// Public so that kernels compared with the crate's (a benchmark's roofline) pay the same.
+pub fn shader_runtime_checks() -> wgpu::ShaderRuntimeChecks {
+    let requested = std::env::var_os(SHADER_CHECKS_VAR).is_some_and(|v| !v.is_empty() && v != "0");
+    wgpu::ShaderRuntimeChecks {
+        bounds_checks: requested,
+        ..wgpu::ShaderRuntimeChecks::checked()
+    }
 }
 
-/// The module of one kernel's WGSL, with bounds checks only when asked for.
+/// The module of one kernel's WGSL, with the checks of [`shader_runtime_checks`].
 pub(crate) fn shader_module(
     device: &wgpu::Device,
     label: &str,
@@ -25,18 +31,10 @@ pub(crate) fn shader_module(
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
     };
-    if bounds_checks_requested() {
-        return device.create_shader_module(desc);
-    }
-    let checks = wgpu::ShaderRuntimeChecks {
-        bounds_checks: false,
-        // Kept: every loop of the kernels ends, and the bound costs next to nothing.
-        ..wgpu::ShaderRuntimeChecks::checked()
-    };
     // SAFETY: the kernels index storage buffers only below the lengths the plan binds
     // (`len_vec4` of the window, the partials, chunk table, groups and stats ring it sizes)
     // and workgroup arrays only below their declared sizes; shaders/*.wgsl gives the reason at
     // each access pattern, and the golden, window, padding and size tests run with and without
     // checks to the same bits.
-    unsafe { device.create_shader_module_trusted(desc, checks) }
+    unsafe { device.create_shader_module_trusted(desc, shader_runtime_checks()) }
 }

@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn struct_sizes_and_offsets_match_wgsl() {
+    fn uniforms_layout_matches_wgsl() {
         use std::mem::{offset_of, size_of};
         let module = common();
         assert_layout(
@@ -171,6 +171,12 @@ mod tests {
                 ("_pad1", offset_of!(AligUniforms, _pad) + size_of::<u32>()),
             ],
         );
+    }
+
+    #[test]
+    fn group_params_layout_matches_wgsl() {
+        use std::mem::{offset_of, size_of};
+        let module = common();
         assert_layout(
             &module,
             "GroupParams",
@@ -182,6 +188,12 @@ mod tests {
                 ("_pad", offset_of!(GroupParams, _pad)),
             ],
         );
+    }
+
+    #[test]
+    fn partial_layout_matches_wgsl() {
+        use std::mem::{offset_of, size_of};
+        let module = common();
         assert_layout(
             &module,
             "Partial",
@@ -191,6 +203,12 @@ mod tests {
                 ("max_abs_bits", offset_of!(Partial, max_abs_bits)),
             ],
         );
+    }
+
+    #[test]
+    fn step_record_layout_matches_wgsl() {
+        use std::mem::{offset_of, size_of};
+        let module = common();
         assert_layout(
             &module,
             "StepRecord",
@@ -207,6 +225,12 @@ mod tests {
                 ("loss_scale", offset_of!(StepRecord, loss_scale)),
             ],
         );
+    }
+
+    #[test]
+    fn step_state_header_layout_matches_wgsl() {
+        use std::mem::{offset_of, size_of};
+        let module = common();
         // The header is the head of StepState, and the ring starts right after it. StepState
         // ends in a runtime-sized array, so it has no size to compare.
         assert_layout(

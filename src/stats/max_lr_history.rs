@@ -42,11 +42,14 @@ impl PartialEq for MaxLrHistory {
 impl MaxLrHistory {
     /// A history whose version 0 is `initial`.
     pub fn new(initial: Vec<Option<f32>>) -> Self {
-        Self::from_settings(vec![MaxLrSetting {
+        let first = MaxLrSetting {
             version: 0,
             max_lrs: initial.into(),
-        }])
-        .expect("one setting")
+        };
+        Self {
+            settings: Arc::new(VecDeque::from([first])),
+            floor: Arc::new(AtomicU32::new(0)),
+        }
     }
 
     /// A history of saved `settings`; `None` when there is none or their versions are not
