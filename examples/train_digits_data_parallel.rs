@@ -24,16 +24,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use wgpu_alig::{Alig, AligConfig, Gpu, GpuRequest, Loss};
+use wgpu_alig::{Gpu, GpuRequest};
 
 use engine::common::training::{Model, Score};
 use engine::dataset::{self, Digits};
 use engine::device_digits::DeviceDigits;
 use engine::kernels::Kernels;
-use engine::mlp::Mlp;
 use engine::optimizers::OptimizerSpec;
-use engine::readback::read_f32s;
-use engine::split_mix::SplitMix64;
+use engine::replica::{self, DataParallelArgs, DEVICES};
 use engine::training::{train, TrainingConfig};
 
 /// Trains the digits perceptron data-parallel on two devices with ALI-G, and on one device
@@ -41,42 +39,22 @@ use engine::training::{train, TrainingConfig};
 #[derive(Debug, Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 60)]
-    epochs: usize,
-    /// Samples per mini-batch over both devices (each device computes half).
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Hidden units.
-    #[arg(long, default_value_t = 128)]
-    hidden: usize,
-    /// ALI-G's one hyper-parameter.
-    #[arg(long, default_value_t = 1.0)]
-    max_lr: f32,
-    /// Seed of the initial parameters, of the shuffles and of the split into halves.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    run: DataParallelArgs,
     /// The gzipped CSV of the digits set.
     #[arg(long, default_value_os_t = dataset::default_path())]
     data: std::path::PathBuf,
 }
 
-const DEVICES: usize = 2;
-/// Keeps each device's shuffles apart from the initialisation's random stream.
-const SHUFFLE_STREAM: u64 = 0x4450_5348_5546_4c45;
-
 fn main() -> ExitCode {
     engine::common::exit_code(run(Args::parse()))
 }
 
-fn run(args: Args) -> engine::Result<()> {
-    if args.batch_size < DEVICES || args.epochs == 0 {
-        return Err("the batch size must be at least 2 and the epochs at least 1".into());
-    }
-    let (train_set, test_set) = Digits::load(&args.data)?.train_test_split();
+fn run(Args { run: args, data }: Args) -> engine::Result<()> {
+    let config = args.replica_config()?;
+    let (train_set, test_set) = Digits::load(&data)?.train_test_split();
     // Each device trains on its half of the training set, as a distributed sampler gives it.
-    let (first, second) = train_set.split(train_set.len() / 2, args.seed);
-    let halves = [first, second];
+    let halves = replica::halves(&train_set, args.seed);
     let first = Gpu::new()?;
     let second = pollster::block_on(first.another_device(GpuRequest::default()))?;
     let gpus = [first, second];
@@ -123,77 +101,19 @@ fn run(args: Args) -> engine::Result<()> {
         .iter()
         .map(|gpu| Kernels::new(&gpu.device, args.hidden))
         .collect::<engine::Result<Vec<_>>>()?;
-    let train_data: Vec<DeviceDigits> = gpus
-        .iter()
-        .zip(&halves)
-        .map(|(gpu, half)| DeviceDigits::upload(&gpu.device, half))
-        .collect();
-    let test_data: Vec<DeviceDigits> = gpus
-        .iter()
-        .map(|gpu| DeviceDigits::upload(&gpu.device, &test_set))
-        .collect();
-    let mut replicas = Vec::new();
-    for d in 0..DEVICES {
-        let gpu = &gpus[d];
-        let mlp = Mlp::new(
-            &gpu.device,
-            &kernels[d],
-            &train_data[d],
-            &test_data[d],
-            args.batch_size / DEVICES,
-        )?;
-        mlp.init_params(&gpu.queue, args.seed)?;
-        let alig = Alig::new(&gpu.device, &mlp.arena, AligConfig::paper(args.max_lr))?;
-        replicas.push((mlp, alig));
-    }
-    let steps_per_epoch = replicas[0].0.steps_per_epoch();
-    if replicas
-        .iter()
-        .any(|(mlp, _)| mlp.steps_per_epoch() != steps_per_epoch)
-    {
-        return Err("the halves of the training set give different numbers of batches".into());
-    }
-
-    let mut shuffles: Vec<SplitMix64> = (0..DEVICES as u64)
-        .map(|d| SplitMix64::new(args.seed ^ SHUFFLE_STREAM ^ d))
-        .collect();
     let started = Instant::now();
-    for _ in 0..args.epochs {
-        for ((gpu, (mlp, _)), shuffle) in gpus.iter().zip(&replicas).zip(&mut shuffles) {
-            let mut order: Vec<u32> = (0..mlp.head().train_len() as u32).collect();
-            shuffle.shuffle(&mut order);
-            mlp.head().write_train_order(&gpu.queue, &order);
-        }
-        for batch in 0..steps_per_epoch {
-            let mut grads = Vec::with_capacity(DEVICES);
-            let mut losses = Vec::with_capacity(DEVICES);
-            for (gpu, (mlp, _)) in gpus.iter().zip(&replicas) {
-                let mut encoder = gpu.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
-                    mlp.record_train_batch(&mut pass, batch);
-                }
-                gpu.queue.submit([encoder.finish()]);
-                grads.push(mlp.arena.read_all_grads(&gpu.device, &gpu.queue)?);
-                let (buffer, offset) = mlp.step_loss();
-                losses.push(read_f32s(&gpu.device, &gpu.queue, buffer, offset, 1)?[0]);
-            }
-            let (grad, loss) = all_reduce(&grads, &losses);
-            for (gpu, (mlp, alig)) in gpus.iter().zip(&mut replicas) {
-                mlp.arena.write_all_grads(&gpu.queue, &grad)?;
-                alig.step(&gpu.device, &gpu.queue, Loss::Host(loss))?;
-            }
-        }
-    }
+    let replicas =
+        replica::train_in_process(&gpus, &kernels, &halves, &test_set, config, args.epochs)?;
     for gpu in &gpus {
         gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
     }
     let wall = started.elapsed();
+    let steps = args.epochs * replica::same_steps_per_epoch(&replicas)?;
 
     let params: Vec<Vec<f32>> = gpus
         .iter()
         .zip(&replicas)
-        .map(|(gpu, (mlp, _))| mlp.arena.read_all_params(&gpu.device, &gpu.queue))
+        .map(|(gpu, r)| r.mlp.arena.read_all_params(&gpu.device, &gpu.queue))
         .collect::<wgpu_alig::Result<_>>()?;
     let identical = params[0]
         .iter()
@@ -201,19 +121,18 @@ fn run(args: Args) -> engine::Result<()> {
         .all(|(a, b)| a.to_bits() == b.to_bits());
     let mut train_score = Score::default();
     let mut test = Vec::new();
-    for ((gpu, (mlp, alig)), half) in gpus.iter().zip(&replicas).zip(&halves) {
-        let evaluation = mlp.evaluate(&gpu.device, &gpu.queue)?;
+    for ((gpu, r), half) in gpus.iter().zip(&replicas).zip(&halves) {
+        let evaluation = r.mlp.evaluate(&gpu.device, &gpu.queue)?;
         // The whole training set's mean loss and accuracy, from the two halves'.
         let weight = half.len() as f32 / train_set.len() as f32;
         train_score.loss += weight * evaluation.train.loss;
         train_score.accuracy += weight * evaluation.train.accuracy;
         test.push(evaluation.held_out.accuracy);
-        let stats = alig.read_stats_blocking(&gpu.device, &gpu.queue)?;
+        let stats = r.alig.read_stats_blocking(&gpu.device, &gpu.queue)?;
         if stats.skipped > 0 {
             println!("a device skipped {} steps", stats.skipped);
         }
     }
-    let steps = args.epochs * steps_per_epoch;
     println!("\n| run | final train loss | train accuracy | test accuracy | steps | wall time |");
     println!("|---|---:|---:|---:|---:|---:|");
     println!(
@@ -247,20 +166,4 @@ fn run(args: Args) -> engine::Result<()> {
         return Err("the replicas diverged".into());
     }
     Ok(())
-}
-
-/// The reference all-reduce: the mean of the devices' gradients and losses, computed once so
-/// that every device is given the same bits.
-fn all_reduce(grads: &[Vec<f32>], losses: &[f32]) -> (Vec<f32>, f32) {
-    let scale = 1.0 / grads.len() as f32;
-    let mut mean = vec![0.0f32; grads[0].len()];
-    for grad in grads {
-        for (m, g) in mean.iter_mut().zip(grad) {
-            *m += g;
-        }
-    }
-    for m in &mut mean {
-        *m *= scale;
-    }
-    (mean, losses.iter().sum::<f32>() * scale)
 }

@@ -17,4 +17,7 @@ pub mod dataset;
 pub mod device_digits;
 pub mod kernels;
 pub mod mlp;
+// Used by the data-parallel examples only (here and in wgpu-alig-mpi/).
+#[allow(dead_code)]
+pub mod replica;
 pub mod training;
