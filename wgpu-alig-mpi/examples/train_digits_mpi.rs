@@ -87,59 +87,30 @@ fn run(args: &Args, ranks: &Ranks) -> engine::Result<()> {
             args.run.hidden,
             args.run.epochs,
             args.run.batch_size,
-            args.run.batch_size / RANKS,
+            config.batch_size,
         );
     }
     let kernels = Kernels::new(&gpu.device, args.run.hidden)?;
     let mut replica = Replica::new(&gpu, &kernels, &halves[rank], &test_set, config, rank)?;
-    let steps_per_epoch = replica.mlp.steps_per_epoch();
-    let mut times = StepTimes::default();
-    let started = Instant::now();
-    for _ in 0..args.run.epochs {
-        replica.begin_epoch(&gpu);
-        for batch in 0..steps_per_epoch {
-            let t0 = Instant::now();
-            let loss = replica.gradients(&gpu, batch)?;
-            let t1 = Instant::now();
-            let loss =
-                average_gradients(ranks, (&gpu.device, &gpu.queue), &replica.mlp.arena, loss)?;
-            let t2 = Instant::now();
-            replica.step(&gpu, loss)?;
-            times.add(t1 - t0, t2 - t1);
-        }
-    }
-    gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
-    let wall = started.elapsed();
-    let steps = args.run.epochs * steps_per_epoch;
+    let (wall, times) = train(ranks, &gpu, &mut replica, args.run.epochs)?;
+    let steps = args.run.epochs * replica.mlp.steps_per_epoch();
 
     let params = replica.mlp.arena.read_all_params(&gpu.device, &gpu.queue)?;
     let identical = same_on_every_rank(ranks, &params);
-    let evaluation = replica.mlp.evaluate(&gpu.device, &gpu.queue)?;
-    // The whole training set's loss and accuracy from the halves', each rank's test accuracy.
     let weight = halves[rank].len() as f32 / train_set.len() as f32;
-    let mine = [
-        weight * evaluation.train.loss,
-        weight * evaluation.train.accuracy,
-        evaluation.held_out.accuracy,
-    ];
-    let mut all = [0.0f32; 3 * RANKS];
-    ranks.comm().all_gather_into(&mine[..], &mut all[..]);
+    let scores = gather_scores(ranks, &gpu, &replica, weight)?;
     if rank != 0 {
         return Ok(());
     }
-    let train = Score {
-        loss: all[0] + all[3],
-        accuracy: all[1] + all[4],
-    };
     println!("\n| run | final train loss | train accuracy | test accuracy | steps | wall time |");
     println!("|---|---:|---:|---:|---:|---:|");
     println!(
         "| two ranks, {} each, MPI all-reduce | {:.2e} | {:.2}% | {:.2}% / {:.2}% | {} | {:.1} s |",
-        args.run.batch_size / RANKS,
-        train.loss,
-        100.0 * train.accuracy,
-        100.0 * all[2],
-        100.0 * all[5],
+        config.batch_size,
+        scores.train.loss,
+        100.0 * scores.train.accuracy,
+        100.0 * scores.test[0],
+        100.0 * scores.test[1],
         steps,
         wall.as_secs_f64(),
     );
@@ -152,6 +123,65 @@ fn run(args: &Args, ranks: &Ranks) -> engine::Result<()> {
         compare_in_process(args, &halves, &test_set, config, &params)?;
     }
     Ok(())
+}
+
+/// Trains this rank's replica for `epochs`, the gradients and losses averaged across the
+/// ranks every step; returns the wall time and where the steps spent it.
+fn train(
+    ranks: &Ranks,
+    gpu: &Gpu,
+    replica: &mut Replica<'_>,
+    epochs: usize,
+) -> engine::Result<(Duration, StepTimes)> {
+    let mut times = StepTimes::default();
+    let started = Instant::now();
+    for _ in 0..epochs {
+        replica.begin_epoch(gpu);
+        for batch in 0..replica.mlp.steps_per_epoch() {
+            let t0 = Instant::now();
+            let loss = replica.gradients(gpu, batch)?;
+            let t1 = Instant::now();
+            let loss =
+                average_gradients(ranks, (&gpu.device, &gpu.queue), &replica.mlp.arena, loss)?;
+            let t2 = Instant::now();
+            replica.step(gpu, loss)?;
+            times.add(t1 - t0, t2 - t1);
+        }
+    }
+    gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
+    Ok((started.elapsed(), times))
+}
+
+/// The whole training set's loss and accuracy (from the halves', weighted) and each rank's
+/// test accuracy.
+struct Scores {
+    train: Score,
+    test: [f32; RANKS],
+}
+
+/// This rank's evaluation, its half's share of the training set being `weight`, gathered
+/// from every rank.
+fn gather_scores(
+    ranks: &Ranks,
+    gpu: &Gpu,
+    replica: &Replica<'_>,
+    weight: f32,
+) -> engine::Result<Scores> {
+    let evaluation = replica.mlp.evaluate(&gpu.device, &gpu.queue)?;
+    let mine = [
+        weight * evaluation.train.loss,
+        weight * evaluation.train.accuracy,
+        evaluation.held_out.accuracy,
+    ];
+    let mut all = [0.0f32; 3 * RANKS];
+    ranks.comm().all_gather_into(&mine[..], &mut all[..]);
+    Ok(Scores {
+        train: Score {
+            loss: all[0] + all[3],
+            accuracy: all[1] + all[4],
+        },
+        test: [all[2], all[5]],
+    })
 }
 
 /// Trains the in-process run of `train_digits_data_parallel` (two devices of this process,
