@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The crate on a real GPU in one command: the test suite on the machine's Vulkan adapter,
-# `cargo bench --bench step` at up to 10^8 and 10^9 parameters, a work-split sweep, and
-# pytorch-optimizer's AliG with a torch copy of the same bytes on CUDA, then one table.
+# `cargo bench --bench step` at up to 10^8 and 10^9 parameters, the per-pass times with
+# checked and unchecked kernels, a work-split sweep, pytorch-optimizer's AliG with a torch
+# copy of the same bytes on CUDA, the Fashion-MNIST study in its full form and the burn
+# adapter's benchmark, then one summary.
 #
 # Usage
 #   scripts/gpu-run.sh --prepare
@@ -9,12 +11,16 @@
 #       tree is sent to the GPU machine. The GPU machine has no Rust toolchain and reaches no
 #       registry, so this builds what it runs and fetches what it lacks, into three folders
 #       that git ignores and that must travel with the tree (64 MiB in all, tree included):
-#         .gpu-bin/  the release test binaries and the step benchmark, stripped, packed as
-#                    bins.tar.xz, with build-root (where they were built: tests that read
-#                    files find them through it) and manifest.txt (commit, rustc, sizes);
+#         .gpu-bin/  the release test binaries, the step benchmark, the train_fashion example
+#                    and the burn adapter's benchmark (built in burn's cached target,
+#                    WGPU_ALIG_BURN_TARGET as in .ci/run), stripped, packed as bins.tar.xz,
+#                    with build-root (where they were built: tests that read files find them
+#                    through it) and manifest.txt (commit, rustc, sizes);
 #         .gl/       the Vulkan loader and glvnd libraries as Debian packages (amd64), for a
 #                    machine where `ldconfig -p` lists no libvulkan;
-#         .whl/      the pytorch-optimizer wheel (pure Python; torch and numpy are there).
+#         .whl/      the pytorch-optimizer wheel (pure Python; torch and numpy are there);
+#         .data/     the four Fashion-MNIST files (from FASHION_MNIST_DIR, else Debian's
+#                    dataset-fashion-mnist), for the study.
 #       Rerun it after any change to the crate, its tests or its benchmark: the binaries are
 #       what runs there.
 #
@@ -27,13 +33,15 @@
 #         bash scripts/gpu-run.sh "$OUT"
 #       It unpacks the loader if no libvulkan is installed, points the loader at the NVIDIA
 #       driver's manifest, installs the wheel into a temporary folder, and keeps within
-#       --budget seconds (default 470: every stage has a time limit, and a stage cut short
-#       still leaves the rows it finished). Sizes follow the card's free memory: 1.6e7, 1e8
+#       --budget seconds (default 540, for a 600 s command: every stage has a time limit,
+#       and a stage cut short still leaves the rows it finished; the study writes its
+#       outputs only at its end). Sizes follow the card's free memory: 1.6e7, 1e8
 #       and 1e9 parameters with 48 GiB or more (10^9 with momentum holds 12 GB in the arena
 #       and twice 10 GB for the same-bytes copy).
 #       --dry-run: the same stages on whatever adapter there is (lavapipe on a machine
 #       without a GPU), at 1e5 and 1e6 parameters, the benchmark in its quick mode, PyTorch
-#       on the CPU, no time budget, at low priority:
+#       on the CPU, the study on 1,000 images for one epoch with one value per grid, the burn
+#       benchmark at its small size, no time budget, at low priority:
 #         XDG_RUNTIME_DIR=$(mktemp -d) PYTHON=venv/bin/python3 scripts/gpu-run.sh target/gpu-run-dry --dry-run
 #       --skip-tests leaves the test stage out; --tests accuracy,scale runs only those test
 #       binaries (named after their files in tests/; wgpu_alig is the library's own). PYTHON names the interpreter (default
@@ -49,6 +57,8 @@ die() {
 cd "$(dirname "$0")/.." || die "cannot enter the repository root"
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
+BURN_TARGET="${WGPU_ALIG_BURN_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/wgpu-alig-burn-target}"
+FASHION_SOURCE="${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}"
 
 # --- preparation (build machine) --------------------------------------------------------
 
@@ -56,10 +66,13 @@ PYTHON=${PYTHON:-python3}
 # $1/bench (cargo's JSON messages name each executable).
 collect_binaries() {
     local dest=$1 json
-    mkdir -p "$dest/tests" "$dest/bench"
+    mkdir -p "$dest/tests" "$dest/bench" "$dest/examples" "$dest/burn"
     json=$(mktemp)
     cargo test --release --no-run --message-format=json >"$json" || return 1
     cargo bench --bench step --no-run --message-format=json >>"$json" || return 1
+    cargo build --release --example train_fashion --message-format=json >>"$json" || return 1
+    (cd wgpu-alig-burn && CARGO_TARGET_DIR="$BURN_TARGET" \
+        cargo bench --locked --bench optimizer_step --no-run --message-format=json) >>"$json" || return 1
     "$PYTHON" - "$json" "$dest" <<'EOF' || return 1
 import json, shutil, sys
 messages, dest = sys.argv[1], sys.argv[2]
@@ -69,11 +82,21 @@ for line in open(messages):
         continue
     m = json.loads(line)
     exe = m.get("executable")
-    if m.get("reason") != "compiler-artifact" or not exe or not m.get("profile", {}).get("test"):
+    if m.get("reason") != "compiler-artifact" or not exe:
         continue
     kinds = m["target"]["kind"]
     name = m["target"]["name"]
-    folder = "bench" if "bench" in kinds else "tests"
+    if "example" in kinds:
+        # `cargo test` builds every example; only the study runs there.
+        if name != "train_fashion":
+            continue
+        folder = "examples"
+    elif not m.get("profile", {}).get("test"):
+        continue
+    elif "wgpu-alig-burn" in m.get("package_id", ""):
+        folder = "burn"
+    else:
+        folder = "bench" if "bench" in kinds else "tests"
     if (folder, name) in seen:
         continue
     seen.add((folder, name))
@@ -91,20 +114,21 @@ prepare() {
     stage=$(mktemp -d)
     echo "building the release test binaries and the step benchmark"
     collect_binaries "$stage" || die "the build failed"
-    strip --strip-all "$stage"/tests/* "$stage"/bench/* || die "strip failed"
-    mkdir -p .gpu-bin .gl .whl
-    rm -f .gpu-bin/* .gl/*.deb .whl/*.whl
+    strip --strip-all "$stage"/tests/* "$stage"/bench/* "$stage"/examples/* "$stage"/burn/* ||
+        die "strip failed"
+    mkdir -p .gpu-bin .gl .whl .data/fashion-mnist
+    rm -f .gpu-bin/* .gl/*.deb .whl/*.whl .data/fashion-mnist/*
     # One solid archive with a large dictionary: the binaries share most of their code.
-    tar -C "$stage" -cf - tests bench | xz -9e --lzma2=preset=9e,dict=512MiB >.gpu-bin/bins.tar.xz ||
+    tar -C "$stage" -cf - tests bench examples burn | xz -9e --lzma2=preset=9e,dict=512MiB >.gpu-bin/bins.tar.xz ||
         die "packing failed"
     echo "$ROOT" >.gpu-bin/build-root
     {
         echo "commit: $(git rev-parse HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
         echo "built: $(date -u '+%Y-%m-%d %H:%M UTC') with $(rustc -V)"
         echo "glibc: $(ldd --version | head -n 1)"
-        echo "newest glibc symbol needed: $(objdump -T "$stage"/tests/* "$stage"/bench/* 2>/dev/null |
+        echo "newest glibc symbol needed: $(objdump -T "$stage"/*/* 2>/dev/null |
             grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
-        (cd "$stage" && ls -l tests bench)
+        (cd "$stage" && ls -l tests bench examples burn)
     } >.gpu-bin/manifest.txt
     rm -rf "$stage"
 
@@ -123,10 +147,14 @@ prepare() {
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         -d .whl pytorch-optimizer==4.1.0 || die "pip download failed"
 
+    echo "copying the Fashion-MNIST files from $FASHION_SOURCE"
+    cp "$FASHION_SOURCE"/*-ubyte.gz .data/fashion-mnist/ ||
+        die "no Fashion-MNIST in $FASHION_SOURCE (apt-get install dataset-fashion-mnist)"
+
     cat .gpu-bin/manifest.txt
-    du -sh .gpu-bin .gl .whl
+    du -sh .gpu-bin .gl .whl .data
     local total
-    total=$(du -scm .gpu-bin .gl .whl | tail -n 1 | cut -f 1)
+    total=$(du -scm .gpu-bin .gl .whl .data | tail -n 1 | cut -f 1)
     echo "carried: $total MiB (with the tracked tree, at most 64 MiB may travel)"
     [ "$total" -lt 56 ] || echo "WARNING: the carried folders leave little room under 64 MiB"
 }
@@ -166,7 +194,7 @@ if [ $DRY_RUN = 1 ]; then
     BUDGET=${BUDGET:-100000}
     NICE=(nice -n 10)
 else
-    BUDGET=${BUDGET:-470}
+    BUDGET=${BUDGET:-540}
     NICE=()
 fi
 DEADLINE=$((SECONDS + BUDGET))
@@ -323,7 +351,7 @@ if [ $SKIP_TESTS = 0 ]; then
     if [ $DRY_RUN = 1 ]; then TEST_JOBS=1; else TEST_JOBS=4; fi
     export -f run_tests
     export BIN RAW ONLY_TESTS
-    stage tests "$(limit 100 360)" "$TESTS_TXT" bash -c "run_tests $TEST_JOBS"
+    stage tests "$(limit 80 440)" "$TESTS_TXT" bash -c "run_tests $TEST_JOBS"
     grep -q '^FAILED' "$TESTS_TXT" && STATUS+=("tests: some FAILED, see below")
 else
     echo "tests skipped (--skip-tests)" | tee "$TESTS_TXT"
@@ -335,18 +363,43 @@ fi
 BENCH_ENV=(ALIG_BENCH_N="$SIZES" ALIG_BENCH_CSV="$RAW/bench.csv"
     ALIG_BENCH_PRECISION="${ALIG_BENCH_PRECISION:-f32}")
 [ $DRY_RUN = 1 ] && BENCH_ENV+=(ALIG_BENCH_QUICK=1)
-stage "cargo bench --bench step" "$(limit 210 150)" "$RAW/bench.txt" env "${BENCH_ENV[@]}" "$BENCH" --bench
+stage "cargo bench --bench step" "$(limit 165 275)" "$RAW/bench.txt" env "${BENCH_ENV[@]}" "$BENCH" --bench
+
+# --- the per-pass times, with checked and unchecked kernels (also at the end of the bench
+# above, when it finishes in its time; here at the two smaller sizes, so that they come
+# back whatever happens to the larger ones).
+PASS_SIZES=$(echo "$SIZES" | tr ',' '\n' | head -n 2 | paste -sd, -)
+PASS_ENV=(ALIG_BENCH_PER_PASS=1 ALIG_BENCH_N="$PASS_SIZES")
+[ $DRY_RUN = 1 ] && PASS_ENV+=(ALIG_BENCH_QUICK=1)
+stage "per-pass times" "$(limit 40 235)" "$RAW/per_pass.txt" env "${PASS_ENV[@]}" "$BENCH" --bench
 
 # --- PyTorch: AliG and the copy, on CUDA (on the CPU in a dry run).
 TORCH_ARGS=(--sizes "$SIZES" --out "$RAW/torch.csv")
 [ $DRY_RUN = 1 ] && TORCH_ARGS+=(--device cpu --max-reps 9 --budget 0.3)
-stage "PyTorch AliG and copy" "$(limit 90 60)" "$RAW/torch.txt" env PYTHONUNBUFFERED=1 "$PYTHON" \
+stage "PyTorch AliG and copy" "$(limit 50 185)" "$RAW/torch.txt" env PYTHONUNBUFFERED=1 "$PYTHON" \
     scripts/gpu_torch_compare.py "${TORCH_ARGS[@]}"
 
 # --- the work-split sweep.
 SWEEP_ENV=(ALIG_BENCH_SPLIT_SWEEP=1 ALIG_BENCH_N="$SWEEP_SIZES" ALIG_BENCH_CSV="$OUT/sweep.csv")
 [ $DRY_RUN = 1 ] && SWEEP_ENV+=(ALIG_BENCH_QUICK=1)
-stage "work-split sweep" "$(limit 60 15)" "$RAW/sweep.txt" env "${SWEEP_ENV[@]}" "$BENCH" --bench
+stage "work-split sweep" "$(limit 35 150)" "$RAW/sweep.txt" env "${SWEEP_ENV[@]}" "$BENCH" --bench
+
+# --- the Fashion-MNIST study: in its full form (60,000 images, 15 epochs, every grid) on the
+# GPU; a small one in a dry run. Its tables and plots land in OUT/fashion.
+FASHION_DATA=.data/fashion-mnist
+[ -f "$FASHION_DATA/train-images-idx3-ubyte.gz" ] || FASHION_DATA=$FASHION_SOURCE
+if [ $DRY_RUN = 1 ]; then
+    FASHION_ARGS=(--train-samples 1000 --epochs 1 --alig-grid 0.1 --sgd-grid 0.1 --adam-grid 0.01)
+else
+    FASHION_ARGS=(--full)
+fi
+stage "Fashion-MNIST study" "$(limit 120 40)" "$RAW/fashion.txt" "$BIN/examples/train_fashion" \
+    "${FASHION_ARGS[@]}" --data "$FASHION_DATA" --out-dir "$OUT/fashion"
+
+# --- the burn adapter's benchmark (its small size only in a dry run).
+BURN_ARGS=(--bench)
+[ $DRY_RUN = 1 ] && BURN_ARGS+=(small)
+stage "burn adapter benchmark" "$(limit 40 5)" "$RAW/burn.txt" "$BIN/burn/optimizer_step" "${BURN_ARGS[@]}"
 
 # --- one table.
 HEADER=$WORK/header.txt
@@ -368,6 +421,25 @@ HEADER=$WORK/header.txt
 "$PYTHON" scripts/gpu_table.py --bench "$RAW/bench.csv" --torch "$RAW/torch.csv" --sweep "$OUT/sweep.csv" \
     --header "$HEADER" --tests "$TESTS_TXT" --csv "$OUT/table.csv" --markdown "$OUT/summary.md" ||
     echo "WARNING: the table could not be made"
+# The stages the table does not hold, as their programs printed them.
+{
+    echo
+    echo "## Per pass (checked and unchecked kernels)"
+    echo
+    echo '```'
+    sed -n '/^Per pass/,$p' "$RAW/per_pass.txt" 2>/dev/null
+    echo '```'
+    echo
+    echo "## Fashion-MNIST study ($([ $DRY_RUN = 1 ] && echo "1,000 images, 1 epoch" || echo "--full"))"
+    echo
+    cat "$OUT/fashion/summary.md" 2>/dev/null || echo "(no summary: the study did not finish)"
+    echo
+    echo "## burn adapter benchmark"
+    echo
+    echo '```'
+    grep -v '^\s*$' "$RAW/burn.txt" 2>/dev/null | tail -n 40
+    echo '```'
+} >>"$OUT/summary.md"
 cp "$HEADER" "$RAW/header.txt"
 tar -C "$RAW" -czf "$OUT/raw.tar.gz" . || echo "WARNING: cannot pack the raw outputs"
 rm -rf "$WORK"

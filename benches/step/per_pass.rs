@@ -35,14 +35,15 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer, op
     println!("kernel moving that pass's bytes (roofline time / pass time: 1.00 is the roofline);");
     println!("the whole roofline and the whole step against copy_buffer_to_buffer of the same");
     println!(
-        "bytes (copy time / their time). f32, 1 tensor, medians of {ROUNDS} interleaved rounds."
+        "bytes (copy time / their time); chk/unchk: the step built with bounds checks over the"
     );
+    println!("step without them. f32, 1 tensor, medians of {ROUNDS} interleaved rounds.");
     if !device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
         println!("skipped: the adapter has no timestamp queries");
         return;
     }
     println!(
-        "{:>12} {:>8} | {:>10} {:>10} | {:>9} {:>9} | {:>10} {:>10} | {:>10} {:>10}",
+        "{:>12} {:>8} | {:>10} {:>10} | {:>9} {:>9} | {:>10} {:>10} | {:>10} {:>10} | {:>9}",
         "n",
         "momentum",
         "pass 1 us",
@@ -52,7 +53,8 @@ pub fn run_section(device: &wgpu::Device, queue: &wgpu::Queue, timer: &Timer, op
         "step/roof",
         "roof/copy",
         "step/copy",
-        "copy us"
+        "copy us",
+        "chk/unchk"
     );
     for &n in &options.sizes {
         for momentum in [false, true] {
