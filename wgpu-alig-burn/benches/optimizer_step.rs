@@ -124,6 +124,8 @@ fn main() {
             adam.as_secs_f64() / alig.as_secs_f64(),
         );
     }
+    // Burn keeps its devices: stop its work on this one before the process exits.
+    shared.shutdown().expect("the device shuts down");
 }
 
 /// Waits for everything submitted on the shared device, burn's work and the optimizer's.

@@ -11,21 +11,35 @@ use wgpu_alig::{Alig, AligConfig, AligState, Arena, Loss, StatsSnapshot};
 use crate::error::{Error, Result};
 use crate::param_map::{ParamMap, trainable_tensors};
 use crate::param_visit::{ParamVisitor, VisitedParam};
+use crate::path_groups::{PathGroup, core_groups};
 use crate::shared_device::SharedDevice;
 use crate::tensor_buffer::TensorBuffer;
 
 /// The ALI-G optimizer for burn modules on burn's wgpu backend.
 ///
-/// The parameters with a gradient at the first step are the trainable ones, mapped once to
-/// an arena; those without are frozen and never written. The optimizer steps `f32`
-/// parameters, contiguous in burn's buffers, of the [`SharedDevice`] it was made with.
+/// The parameters with a gradient at the first step (and, with [`PathGroup`]s, in a group) are
+/// the trainable ones, mapped once to an arena; the others are frozen and never written. The
+/// optimizer steps `f32` parameters, contiguous in burn's buffers, of the [`SharedDevice`] it
+/// was made with.
 pub struct AligOptimizer {
     shared: SharedDevice,
     config: AligConfig,
+    /// The parameter groups by path; `None`: every trainable parameter in one group with the
+    /// config's `max_lr` and momentum.
+    groups: Option<Vec<PathGroup>>,
     // Boxed: the core optimizer is large, and the optimizer is moved around as a value.
     run: Option<Box<Run>>,
     /// A loaded state, applied when the first step maps the module.
     restored: Option<Box<AligState>>,
+    /// Settings made on a loaded state before its first step, applied after it is restored.
+    pending: Vec<GroupSetting>,
+}
+
+/// A group's setting changed between steps.
+#[derive(Clone, Copy, Debug)]
+enum GroupSetting {
+    MaxLr(usize, Option<f32>),
+    Momentum(usize, f32),
 }
 
 /// What the first step builds: the arena, the core optimizer over it, the parameter map.
@@ -50,9 +64,30 @@ impl AligOptimizer {
         Ok(Self {
             shared: shared.clone(),
             config,
+            groups: None,
             run: None,
             restored: None,
+            pending: Vec::new(),
         })
+    }
+
+    /// An optimizer with parameter groups chosen by module path, each with its own `max_lr`
+    /// and momentum; the config's other fields hold for every group (its own `max_lr` and
+    /// momentum are not used). Trainable parameters in no group are frozen. The groups are
+    /// matched against the module at the first step: a parameter in two groups is then
+    /// [`wgpu_alig::Error::TensorInTwoGroups`], and a module with nothing to train
+    /// [`wgpu_alig::Error::NothingToTrain`].
+    pub fn with_groups(
+        shared: &SharedDevice,
+        config: AligConfig,
+        groups: Vec<PathGroup>,
+    ) -> Result<Self> {
+        for group in &groups {
+            group_config(config, group.max_lr, group.momentum).validate()?;
+        }
+        let mut optimizer = Self::new(shared, group_config(config, None, 0.0))?;
+        optimizer.groups = Some(groups);
+        Ok(optimizer)
     }
 
     /// An optimizer that continues a saved run: `state` is applied at the first step, whose
@@ -129,23 +164,79 @@ impl AligOptimizer {
 
     /// The mapping of the module's first step, and the core optimizer (new, or restored).
     fn start(&mut self, params: &[VisitedParam]) -> Result<Run> {
-        let tensors = trainable_tensors(params);
+        let grouped = |path: &str| match (&self.restored, &self.groups) {
+            (Some(state), _) => state
+                .groups
+                .iter()
+                .any(|g| g.tensors.iter().any(|t| t == path)),
+            (None, Some(groups)) => groups.iter().any(|group| group.holds(path)),
+            (None, None) => true,
+        };
+        let tensors = trainable_tensors(params, grouped);
         if tensors.is_empty() {
             return Err(wgpu_alig::Error::NothingToTrain.into());
         }
         let names: Vec<(&str, usize)> = tensors.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         let (device, queue) = (&self.shared.device, &self.shared.queue);
         let arena = Arena::new(device, &names)?;
-        let alig = match self.restored.take() {
-            Some(state) => Alig::from_state(device, queue, &arena, &state)?,
-            None => Alig::new(device, &arena, self.config)?,
+        let params = ParamMap::new(params, &arena, grouped)?;
+        let mut alig = match (self.restored.take(), &self.groups) {
+            (Some(state), _) => Alig::from_state(device, queue, &arena, &state)?,
+            (None, Some(groups)) => {
+                let groups = core_groups(groups, names.iter().map(|(name, _)| *name));
+                Alig::with_groups(device, &arena, self.config, &groups)?
+            }
+            (None, None) => Alig::new(device, &arena, self.config)?,
         };
-        let params = ParamMap::new(params, &arena)?;
+        for setting in self.pending.drain(..) {
+            apply(&mut alig, queue, setting)?;
+        }
         Ok(Run {
             arena,
             alig,
             params,
         })
+    }
+
+    /// Sets the `max_lr` of group `group` (the index in [`AligOptimizer::with_groups`]'s
+    /// groups; 0 for [`AligOptimizer::new`]) from the next step on, as
+    /// [`Alig::set_max_lr`] does: nothing rebuilt, nothing waited for.
+    pub fn set_max_lr(&mut self, group: usize, max_lr: Option<f32>) -> Result<()> {
+        self.set(GroupSetting::MaxLr(group, max_lr))
+    }
+
+    /// Sets the momentum of group `group` from the next step on, as [`Alig::set_momentum`]
+    /// does. Before the first step any momentum can be set; after it, a momentum above 0 needs
+    /// a group that was built with momentum ([`wgpu_alig::Error::NoMomentumBuffer`]).
+    pub fn set_momentum(&mut self, group: usize, momentum: f32) -> Result<()> {
+        self.set(GroupSetting::Momentum(group, momentum))
+    }
+
+    fn set(&mut self, setting: GroupSetting) -> Result<()> {
+        if let Some(run) = &mut self.run {
+            return apply(&mut run.alig, &self.shared.queue, setting);
+        }
+        let (group, max_lr, momentum) = match setting {
+            GroupSetting::MaxLr(group, max_lr) => (group, max_lr, 0.0),
+            GroupSetting::Momentum(group, momentum) => (group, None, momentum),
+        };
+        group_config(self.config, max_lr, momentum).validate()?;
+        let groups = match (&self.restored, &self.groups) {
+            (Some(state), _) => state.groups.len(),
+            (None, Some(groups)) => groups.len(),
+            (None, None) => 1,
+        };
+        if group >= groups {
+            return Err(wgpu_alig::Error::UnknownGroup { group, groups }.into());
+        }
+        match (&mut self.restored, &mut self.groups, setting) {
+            (Some(_), _, setting) => self.pending.push(setting),
+            (None, Some(groups), GroupSetting::MaxLr(_, max_lr)) => groups[group].max_lr = max_lr,
+            (None, Some(groups), GroupSetting::Momentum(_, mu)) => groups[group].momentum = mu,
+            (None, None, GroupSetting::MaxLr(_, max_lr)) => self.config.max_lr = max_lr,
+            (None, None, GroupSetting::Momentum(_, mu)) => self.config.momentum = mu,
+        }
+        Ok(())
     }
 
     /// The configuration the optimizer runs with.
@@ -194,6 +285,23 @@ impl AligOptimizer {
             (None, restored) => Ok(restored.as_deref().cloned()),
         }
     }
+}
+
+/// `config` with a group's `max_lr` and momentum, to validate them as the core crate does.
+fn group_config(config: AligConfig, max_lr: Option<f32>, momentum: f32) -> AligConfig {
+    AligConfig {
+        max_lr,
+        momentum,
+        ..config
+    }
+}
+
+fn apply(alig: &mut Alig, queue: &wgpu::Queue, setting: GroupSetting) -> Result<()> {
+    match setting {
+        GroupSetting::MaxLr(group, max_lr) => alig.set_max_lr(queue, group, max_lr)?,
+        GroupSetting::Momentum(group, momentum) => alig.set_momentum(queue, group, momentum)?,
+    }
+    Ok(())
 }
 
 impl Run {

@@ -1,7 +1,7 @@
 //! Each trainable parameter of the module mapped once, at the first step, to a tensor of the
 //! optimizer's arena; parameters without a gradient then are frozen and never in it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use burn::module::ParamId;
 use wgpu_alig::{Arena, TensorId};
@@ -21,27 +21,41 @@ pub(crate) struct MappedParam {
 #[derive(Debug)]
 pub(crate) struct ParamMap {
     trainable: HashMap<ParamId, MappedParam>,
+    /// Without a gradient at the first step: they must stay without one.
     frozen: HashMap<ParamId, String>,
+    /// In no parameter group: never read or written, with or without a gradient.
+    ungrouped: HashSet<ParamId>,
 }
 
 /// The arena's tensors of a module's first step, (path, elements) in visiting order: its
-/// parameters with a gradient.
-pub(crate) fn trainable_tensors(params: &[VisitedParam]) -> Vec<(String, usize)> {
+/// parameters with a gradient that are in a group (`grouped`, by path).
+pub(crate) fn trainable_tensors(
+    params: &[VisitedParam],
+    grouped: impl Fn(&str) -> bool,
+) -> Vec<(String, usize)> {
     params
         .iter()
-        .filter(|param| param.grad.is_some())
+        .filter(|param| param.grad.is_some() && grouped(&param.path))
         .map(|param| (param.path.clone(), param.value.elements()))
         .collect()
 }
 
 impl ParamMap {
-    /// The map of a module's first step over `arena`, made from [`trainable_tensors`]:
-    /// parameters with a gradient are trainable, the others frozen.
-    pub(crate) fn new(params: &[VisitedParam], arena: &Arena) -> Result<Self> {
+    /// The map of a module's first step over `arena`, made from [`trainable_tensors`] with the
+    /// same `grouped`: parameters in a group with a gradient are trainable, in a group without
+    /// one frozen, in no group left out.
+    pub(crate) fn new(
+        params: &[VisitedParam],
+        arena: &Arena,
+        grouped: impl Fn(&str) -> bool,
+    ) -> Result<Self> {
         let mut trainable = HashMap::new();
         let mut frozen = HashMap::new();
+        let mut ungrouped = HashSet::new();
         for param in params {
-            if param.grad.is_some() {
+            if !grouped(&param.path) {
+                ungrouped.insert(param.id);
+            } else if param.grad.is_some() {
                 let mapped = MappedParam {
                     path: param.path.clone(),
                     tensor: arena.tensor_id(&param.path)?,
@@ -52,7 +66,11 @@ impl ParamMap {
                 frozen.insert(param.id, param.path.clone());
             }
         }
-        Ok(Self { trainable, frozen })
+        Ok(Self {
+            trainable,
+            frozen,
+            ungrouped,
+        })
     }
 
     /// The arena tensor of `param`, or `None` when it is frozen; an error when it gained or
@@ -66,6 +84,7 @@ impl ParamMap {
             {
                 Ok(Some(mapped))
             }
+            (None, _) if self.ungrouped.contains(&param.id) => Ok(None),
             (None, None) if self.frozen.contains_key(&param.id) => Ok(None),
             _ => Err(changed()),
         }

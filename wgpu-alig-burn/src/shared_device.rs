@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use burn::backend::CubeDevice;
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, WgpuSetup, try_init_device};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
 
@@ -93,6 +94,44 @@ impl SharedDevice {
     /// hardware identity and runtime registration, ignoring autodiff.
     pub fn is(&self, device: &Device) -> bool {
         *device == Device::new(self.burn.clone())
+    }
+
+    /// Waits for the device's work, stops burn's runtime threads for it and releases this
+    /// value's device and queue, so that the driver can destroy the device before the program
+    /// exits. Burn keeps its devices in statics, never dropped: a program that ends without
+    /// this leaves driver threads running into the process's exit (lavapipe then crashes at
+    /// exit, now and then, in a thread still freeing compiled shaders).
+    ///
+    /// Drop every tensor, module, gradient and optimizer of the device first, and every clone
+    /// of this value: burn's runtime stops a device's thread only once nothing holds a client
+    /// of it (it waits 30 s, then leaves the thread with a warning in burn's log). The graphs
+    /// burn's autodiff keeps for losses whose backward never ran are released here. The
+    /// device is unusable afterwards, for burn and for the optimizer.
+    pub fn shutdown(self) -> Result<()> {
+        use cubecl_common::device::Device as _;
+        use cubecl_common::device_handle::DeviceHandle;
+
+        let device = self.burn_device();
+        // Burn's autodiff keeps the graph of a loss whose backward never ran, and tensors of
+        // the device with it, until a later backward finds the graph orphaned: run one.
+        drop(
+            Tensor::<1>::zeros([1], &device)
+                .require_grad()
+                .sum()
+                .backward(),
+        );
+        device
+            .sync()
+            .map_err(|e| Error::Runtime(format!("{e:?}")))?;
+        drop(device);
+        // The fusion server (with fusion on) is registered under the runtime-stamped id, the
+        // wgpu server under the device's own; stopping an id nothing runs on does nothing.
+        let fused = CubeDevice::Wgpu(self.burn.clone()).to_id();
+        <DeviceHandle<()>>::shutdown(fused);
+        <DeviceHandle<()>>::shutdown(self.burn.to_id());
+        // The last clones of the wgpu device and queue: the driver destroys the device here.
+        drop(self);
+        Ok(())
     }
 
     /// A one-line description of the adapter: name, backend, driver.

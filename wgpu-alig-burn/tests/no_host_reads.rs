@@ -8,15 +8,17 @@ use burn::optim::GradientsParams;
 use wgpu_alig::AligConfig;
 use wgpu_alig_burn::{AligOptimizer, staging_pages_peak};
 
-use common::{Mlp, read_loss, setup};
+use common::{Mlp, TestDevice, read_loss};
 
 const STEPS: usize = 5;
 
 #[test]
 fn steps_make_zero_host_reads_and_one_read_is_counted() {
-    let (shared, device, x, y) = setup(11);
-    let mut model = Mlp::new(&device);
-    let mut alig = AligOptimizer::new(&shared, AligConfig::paper(0.5)).unwrap();
+    let test = TestDevice::open();
+    let (shared, device) = (test.shared(), &test.device);
+    let (x, y) = test.data(11);
+    let mut model = Mlp::new(device);
+    let mut alig = AligOptimizer::new(shared, AligConfig::paper(0.5)).unwrap();
     let mut reads_per_step = Vec::new();
     let mut loss = model.loss(&x, &y);
     for _ in 0..STEPS {

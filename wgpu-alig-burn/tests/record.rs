@@ -7,9 +7,9 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use wgpu_alig::AligConfig;
-use wgpu_alig_burn::AligOptimizer;
+use wgpu_alig_burn::{AligOptimizer, PathGroup, SharedDevice};
 
-use common::{Mlp, read_params, setup};
+use common::{Mlp, TestDevice, read_params};
 
 /// A copy of a module's parameters in buffers of their own: clones of burn modules share
 /// buffers, and the steps write them in place.
@@ -31,21 +31,66 @@ impl ModuleMapper for DeepCopy {
 
 #[test]
 fn a_loaded_record_continues_the_run_bit_for_bit() {
-    let (shared, device, x, y) = setup(5);
-    let mut model = Mlp::new(&device);
-    let mut alig = AligOptimizer::new(&shared, AligConfig::paper(0.5)).unwrap();
+    continues_bit_for_bit(
+        "one-group",
+        |shared| AligOptimizer::new(shared, AligConfig::paper(0.5)).unwrap(),
+        |_| {},
+    );
+}
+
+#[test]
+fn a_loaded_record_continues_a_run_with_groups_and_new_settings_bit_for_bit() {
+    // The setting reaches the original's core optimizer at once and the loaded ones' after
+    // their first step restores them: the same steps either way.
+    continues_bit_for_bit(
+        "groups",
+        |shared| {
+            let groups = vec![
+                PathGroup::under("hidden", Some(0.5), 0.9),
+                PathGroup::under("output", Some(0.2), 0.5),
+            ];
+            AligOptimizer::with_groups(shared, AligConfig::paper(0.5), groups).unwrap()
+        },
+        |alig| {
+            alig.set_max_lr(1, Some(0.01)).unwrap();
+            alig.set_momentum(0, 0.0).unwrap();
+        },
+    );
+}
+
+/// Three steps with the optimizer `make` builds, a save (to a file named after `name`) and two
+/// loads, `change` on all three,
+/// then two more steps of each on identical copies of the model.
+fn continues_bit_for_bit(
+    name: &str,
+    make: impl Fn(&SharedDevice) -> AligOptimizer,
+    change: impl Fn(&mut AligOptimizer),
+) {
+    let test = TestDevice::open();
+    let (shared, device) = (test.shared(), &test.device);
+    let (x, y) = test.data(5);
+    let mut model = Mlp::new(device);
+    let mut alig = make(shared);
     for _ in 0..3 {
         let loss = model.loss(&x, &y);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = alig.step(&loss, model, grads).unwrap();
     }
-    let path =
-        std::env::temp_dir().join(format!("wgpu-alig-burn-record-{}.bpk", std::process::id()));
+    // One file per test: the tests of this binary run in parallel.
+    let path = std::env::temp_dir().join(format!(
+        "wgpu-alig-burn-record-{}-{}.bpk",
+        std::process::id(),
+        name
+    ));
     alig.save(&path).unwrap();
-    let mut restored = AligOptimizer::load(&shared, &path).unwrap();
+    let mut restored = AligOptimizer::load(shared, &path).unwrap();
     std::fs::remove_file(&path).unwrap();
     let bytes = alig.to_bytes().unwrap();
-    let mut from_bytes = AligOptimizer::from_bytes(&shared, bytes).unwrap();
+    let mut from_bytes = AligOptimizer::from_bytes(shared, bytes).unwrap();
+
+    for optimizer in [&mut alig, &mut restored, &mut from_bytes] {
+        change(optimizer);
+    }
 
     let mut copy = model.clone().map(&mut DeepCopy);
     let mut copy_from_bytes = model.clone().map(&mut DeepCopy);

@@ -8,16 +8,18 @@ use wgpu_alig::AligConfig;
 use wgpu_alig::reference::AligReference;
 use wgpu_alig_burn::AligOptimizer;
 
-use common::{Mlp, read_loss, read_params, setup};
+use common::{Mlp, TestDevice, read_loss, read_params};
 
 const STEPS: usize = 6;
 
 #[test]
 fn every_parameter_follows_the_f64_reference_after_every_step() {
-    let (shared, device, x, y) = setup(7);
-    let mut model = Mlp::new(&device);
+    let test = TestDevice::open();
+    let (shared, device) = (test.shared(), &test.device);
+    let (x, y) = test.data(7);
+    let mut model = Mlp::new(device);
     let config = AligConfig::paper(0.5);
-    let mut alig = AligOptimizer::new(&shared, config).unwrap();
+    let mut alig = AligOptimizer::new(shared, config).unwrap();
 
     let initial = read_params(&model, None);
     let trainable: Vec<&str> = [

@@ -5,16 +5,17 @@ mod common;
 
 use burn::optim::GradientsParams;
 use wgpu_alig::AligConfig;
-use wgpu_alig_burn::{AligOptimizer, Error, SharedDevice};
+use wgpu_alig_burn::{AligOptimizer, Error};
 
-use common::{Mlp, setup};
+use common::{Mlp, TestDevice};
 
 #[test]
 fn a_model_of_another_device_is_wrong_device() {
-    let (_shared, device, x, y) = setup(3);
-    let other = SharedDevice::open().unwrap();
-    let mut alig = AligOptimizer::new(&other, AligConfig::paper(0.5)).unwrap();
-    let model = Mlp::new(&device);
+    let test = TestDevice::open();
+    let other = TestDevice::open();
+    let (x, y) = test.data(3);
+    let mut alig = AligOptimizer::new(other.shared(), AligConfig::paper(0.5)).unwrap();
+    let model = Mlp::new(&test.device);
     let loss = model.loss(&x, &y);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let error = alig.step(&loss, model, grads).expect_err("refused");

@@ -40,15 +40,55 @@ impl Mlp {
     }
 }
 
-/// A device for one test, and seeded inputs and targets on it.
-pub fn setup(seed: u64) -> (SharedDevice, Device, Tensor<2>, Tensor<2>) {
-    // SAFETY of the environment: tests may run without a display; nothing here needs one.
-    let shared = SharedDevice::open().expect("an adapter (lavapipe on a headless machine)");
-    let device = shared.burn_device();
-    device.seed(seed);
-    let x = Tensor::<2>::random([16, 6], Distribution::Uniform(-1.0, 1.0), &device);
-    let y = Tensor::<2>::random([16, 3], Distribution::Uniform(-1.0, 1.0), &device);
-    (shared, device, x, y)
+/// One test's device, shut down when the test ends (`SharedDevice::shutdown`), so that no
+/// driver thread is still at work when the test process exits. Bind it first: what a test
+/// makes after it is dropped before it, and burn's runtime stops only once nothing of the
+/// device is left.
+pub struct TestDevice {
+    shared: Option<SharedDevice>,
+    pub device: Device,
+}
+
+impl TestDevice {
+    pub fn open() -> Self {
+        let shared = SharedDevice::open().expect("an adapter (lavapipe on a headless machine)");
+        let device = shared.burn_device();
+        Self {
+            shared: Some(shared),
+            device,
+        }
+    }
+
+    pub fn shared(&self) -> &SharedDevice {
+        self.shared.as_ref().expect("open until dropped")
+    }
+
+    /// Seeded inputs and targets on the device.
+    pub fn data(&self, seed: u64) -> (Tensor<2>, Tensor<2>) {
+        self.device.seed(seed);
+        let x = Tensor::<2>::random([16, 6], Distribution::Uniform(-1.0, 1.0), &self.device);
+        let y = Tensor::<2>::random([16, 3], Distribution::Uniform(-1.0, 1.0), &self.device);
+        (x, y)
+    }
+}
+
+impl Drop for TestDevice {
+    fn drop(&mut self) {
+        // A failing test has its own message; a second panic here would abort the process.
+        if let Some(shared) = self.shared.take()
+            && !std::thread::panicking()
+        {
+            let started = std::time::Instant::now();
+            shared.shutdown().expect("the device shuts down");
+            // Burn's runtime gives up on a thread something still holds after 30 s and leaves
+            // it running into the exit: a test that leaks the device fails here instead.
+            let took = started.elapsed();
+            assert!(
+                took.as_secs() < 10,
+                "shutdown took {took:?}: the device leaked"
+            );
+        }
+    }
 }
 
 /// A float parameter read back: its path, id, values, and gradient (when it has one).
