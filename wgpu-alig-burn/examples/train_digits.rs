@@ -102,7 +102,12 @@ fn run(epochs: usize) -> Result<bool, Box<dyn std::error::Error>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/digits/digits.csv.gz");
     let digits = Digits::load(&path)?;
     let shared = SharedDevice::open()?;
-    println!("adapter: {}", shared.describe());
+    let fusion = if wgpu_alig_burn::burn_fusion() {
+        "on"
+    } else {
+        "off"
+    };
+    println!("adapter: {}; burn's fusion {fusion}", shared.describe());
     let compared = compare(&digits, epochs, &shared);
     // Burn keeps its devices: stop its work on this one before the process exits.
     shared.shutdown()?;

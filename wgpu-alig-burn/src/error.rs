@@ -6,7 +6,7 @@ pub enum Error {
     /// The core crate refused (a tensor of another device is [`wgpu_alig::Error::WrongDevice`]).
     #[error(transparent)]
     Alig(#[from] wgpu_alig::Error),
-    /// A parameter, gradient or loss is not a tensor of burn's wgpu backend (without fusion).
+    /// A parameter, gradient or loss is not a tensor of burn's wgpu backend (fused or not).
     #[error("`{0}` is not a tensor of burn's wgpu backend")]
     NotOnWgpu(String),
     /// The optimizer steps `f32` tensors only.

@@ -2,10 +2,10 @@
 //! its staging memory, so a device whose staging memory never held a page has had no host
 //! read through burn.
 
-use burn::backend::Wgpu;
 use burn::tensor::Tensor;
 use cubecl_runtime::memory_management::MemoryScope;
 
+use crate::cube_tensor::cube_tensor;
 use crate::error::{Error, Result};
 
 /// The name burn's wgpu runtime gives the memory its reads to the host are staged in.
@@ -15,11 +15,7 @@ const STAGING_MEMORY: &str = "Staging CPU Memory";
 /// created: 0 exactly when nothing was ever read to the host through burn there (every read
 /// stages its bytes in such a page).
 pub fn staging_pages_peak<const D: usize>(tensor: &Tensor<D>) -> Result<u64> {
-    let cube = tensor
-        .clone()
-        .inner()
-        .try_into_primitive::<Wgpu>()
-        .map_err(|_| Error::NotOnWgpu("tensor".into()))?;
+    let cube = cube_tensor(tensor.clone()).ok_or_else(|| Error::NotOnWgpu("tensor".into()))?;
     let report = cube.client.memory_report(MemoryScope::Device);
     Ok(report
         .streams

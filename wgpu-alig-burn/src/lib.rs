@@ -22,17 +22,23 @@
 //!     let grads = GradientsParams::from_grads(loss.backward(), &model);
 //!     model = alig.step(&loss, model, grads)?;
 //! }
+//! // Burn never drops its devices: release this one before the program exits.
+//! drop((model, alig, x, y));
+//! shared.shutdown()?;
 //! # Ok(()) }
 //! ```
 //!
 //! Burn keeps its tensors in pooled buffers of its own, so each step gathers the gradients
 //! (and parameters) into the optimizer's arena with buffer copies, runs the ALI-G kernels
 //! (two dispatches whatever the number of tensors), and scatters the parameters back into
-//! burn's buffers, in one encoder. Parameters without a gradient at the first step are
-//! frozen. [`AligOptimizer::save`] / [`AligOptimizer::load`] keep the state in burn's
-//! burnpack format.
+//! burn's buffers, in one encoder. It works with burn's fusion on (burn's default) or off.
+//! Parameters without a gradient at the first step are frozen; [`PathGroup`]s give groups of
+//! parameters by module path their own `max_lr` and momentum
+//! ([`AligOptimizer::with_groups`]). [`AligOptimizer::save`] / [`AligOptimizer::load`] keep
+//! the state in burn's burnpack format. [`SharedDevice::shutdown`] ends a program cleanly.
 #![deny(missing_docs)]
 
+mod cube_tensor;
 mod error;
 mod host_reads;
 mod optimizer;
@@ -43,6 +49,7 @@ mod record;
 mod shared_device;
 mod tensor_buffer;
 
+pub use cube_tensor::burn_fusion;
 pub use error::{Error, Result};
 pub use host_reads::staging_pages_peak;
 pub use optimizer::AligOptimizer;

@@ -111,13 +111,13 @@ impl AligOptimizer {
         if !self.shared.is(&loss.device()) {
             return Err(wgpu_alig::Error::WrongDevice.into());
         }
-        let (loss, client) = TensorBuffer::of(loss.clone(), "loss")?;
+        let loss = TensorBuffer::of(loss.clone(), "loss")?;
         if loss.elements() != 1 {
             return Err(Error::LossNotScalar(loss.elements()));
         }
         let mut visitor = ParamVisitor::new(&grads, &self.shared);
         module.visit(&mut visitor);
-        let (params, _) = visitor.finish()?;
+        let params = visitor.finish()?;
         if self.run.is_none() {
             self.run = Some(Box::new(self.start(&params)?));
         }
@@ -151,8 +151,10 @@ impl AligOptimizer {
                 .copy_from(&mut encoder, arena_params, copy.arena_offset);
         }
         // Burn's runtime batches its commands: its backward pass (the gradients, the loss)
-        // must reach the queue before the step that reads them.
-        client
+        // must reach the queue before the step that reads them. With fusion, the device's
+        // flush also submits what the fusion thread launched.
+        self.shared
+            .burn_device()
             .flush()
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
         self.shared.queue.submit([encoder.finish()]);

@@ -4,7 +4,6 @@
 use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use cubecl_runtime::client::Client;
 
 use crate::error::{Error, Result};
 use crate::shared_device::SharedDevice;
@@ -26,8 +25,6 @@ pub(crate) struct ParamVisitor<'a> {
     shared: &'a SharedDevice,
     path: Vec<String>,
     pub(crate) params: Vec<VisitedParam>,
-    /// The client of burn's runtime, to flush its pending work before the step is submitted.
-    pub(crate) client: Option<Client>,
     pub(crate) error: Option<Error>,
 }
 
@@ -38,16 +35,15 @@ impl<'a> ParamVisitor<'a> {
             shared,
             path: Vec::new(),
             params: Vec::new(),
-            client: None,
             error: None,
         }
     }
 
     /// The parameters, or the first error met.
-    pub(crate) fn finish(self) -> Result<(Vec<VisitedParam>, Option<Client>)> {
+    pub(crate) fn finish(self) -> Result<Vec<VisitedParam>> {
         match self.error {
             Some(error) => Err(error),
-            None => Ok((self.params, self.client)),
+            None => Ok(self.params),
         }
     }
 
@@ -57,8 +53,7 @@ impl<'a> ParamVisitor<'a> {
         if !self.shared.is(&value.device()) {
             return Err(wgpu_alig::Error::WrongDevice.into());
         }
-        let (value, client) = TensorBuffer::of(value, &path)?;
-        self.client.get_or_insert(client);
+        let value = TensorBuffer::of(value, &path)?;
         let grad = match self.grads.get::<D>(param.id) {
             Some(grad) => {
                 if !self.shared.is(&grad.device()) {
@@ -71,7 +66,7 @@ impl<'a> ParamVisitor<'a> {
                     }
                     other => other?,
                 };
-                Some(grad.0)
+                Some(grad)
             }
             None => None,
         };

@@ -1,13 +1,16 @@
 //! One `wgpu::Device` and `Queue` for burn's runtime and the optimizer: burn's wgpu runtime
 //! is registered on a device opened here, or on a setup the program already has.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use burn::backend::CubeDevice;
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, WgpuSetup, try_init_device};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
+
+/// Devices shut down, idle, kept until the process exits (`SharedDevice::shutdown`).
+static RETIRED: Mutex<Vec<SharedDevice>> = Mutex::new(Vec::new());
 
 /// The device and queue burn and the optimizer share, and burn's name for them.
 #[derive(Clone, Debug)]
@@ -96,17 +99,21 @@ impl SharedDevice {
         *device == Device::new(self.burn.clone())
     }
 
-    /// Waits for the device's work, stops burn's runtime threads for it and releases this
-    /// value's device and queue, so that the driver can destroy the device before the program
-    /// exits. Burn keeps its devices in statics, never dropped: a program that ends without
-    /// this leaves driver threads running into the process's exit (lavapipe then crashes at
-    /// exit, now and then, in a thread still freeing compiled shaders).
+    /// Ends burn's and the driver's work on the device before the program exits. Burn keeps
+    /// its devices in statics, never dropped: a program that ends without this leaves burn's
+    /// threads submitting and the driver's threads running into the process's exit (lavapipe
+    /// then crashes at exit now and then, in a thread still freeing compiled shaders).
     ///
-    /// Drop every tensor, module, gradient and optimizer of the device first, and every clone
-    /// of this value: burn's runtime stops a device's thread only once nothing holds a client
-    /// of it (it waits 30 s, then leaves the thread with a warning in burn's log). The graphs
-    /// burn's autodiff keeps for losses whose backward never ran are released here. The
-    /// device is unusable afterwards, for burn and for the optimizer.
+    /// Releases the graphs burn's autodiff keeps for losses whose backward never ran, waits
+    /// for the device, stops burn's runtime threads for it, waits until the driver is idle,
+    /// and keeps the wgpu device, idle, until the process exits: destroying the last device
+    /// destroys its instance, and the Vulkan loader then unloads the driver while the
+    /// process still holds exit handlers of it (lavapipe: a crash at exit too).
+    ///
+    /// Drop every tensor, module, gradient and optimizer of the device first: burn's runtime
+    /// stops a device's thread only once nothing holds a client of it (it waits 30 s, then
+    /// leaves the thread with a warning in burn's log). The device is unusable afterwards,
+    /// for burn and for the optimizer, in every clone of this value.
     pub fn shutdown(self) -> Result<()> {
         use cubecl_common::device::Device as _;
         use cubecl_common::device_handle::DeviceHandle;
@@ -129,8 +136,22 @@ impl SharedDevice {
         let fused = CubeDevice::Wgpu(self.burn.clone()).to_id();
         <DeviceHandle<()>>::shutdown(fused);
         <DeviceHandle<()>>::shutdown(self.burn.to_id());
-        // The last clones of the wgpu device and queue: the driver destroys the device here.
-        drop(self);
+        // Two empty submissions, each waited for: a driver that runs submissions in order on
+        // a thread of its own (lavapipe) has then finished all work before the first, including
+        // what it does after signalling it (lavapipe frees pipelines there).
+        for _ in 0..2 {
+            let index = self.queue.submit([]);
+            self.device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Runtime(e.to_string()))?;
+        }
+        RETIRED
+            .lock()
+            .map_err(|_| Error::Runtime("a shutdown panicked".into()))?
+            .push(self);
         Ok(())
     }
 

@@ -1,12 +1,11 @@
 //! The wgpu buffer range behind a tensor of burn's wgpu backend, found through burn's runtime
 //! without reading anything back.
 
-use burn::backend::Wgpu;
 use burn::tensor::{DType, Tensor};
-use cubecl_runtime::client::Client;
 use cubecl_runtime::storage::ManagedResource;
 use cubecl_wgpu::{AutoCompiler, WgpuResource, WgpuServer};
 
+use crate::cube_tensor::cube_tensor;
 use crate::error::{Error, Result};
 
 const F32_BYTES: u64 = 4;
@@ -21,11 +20,8 @@ pub(crate) struct TensorBuffer {
 
 impl TensorBuffer {
     /// Looks `tensor` (with or without autodiff) up; `name` is for errors.
-    pub(crate) fn of<const D: usize>(tensor: Tensor<D>, name: &str) -> Result<(Self, Client)> {
-        let cube = tensor
-            .inner()
-            .try_into_primitive::<Wgpu>()
-            .map_err(|_| Error::NotOnWgpu(name.to_string()))?;
+    pub(crate) fn of<const D: usize>(tensor: Tensor<D>, name: &str) -> Result<Self> {
+        let cube = cube_tensor(tensor).ok_or_else(|| Error::NotOnWgpu(name.to_string()))?;
         if cube.dtype != DType::F32 {
             return Err(Error::NotF32 {
                 name: name.to_string(),
@@ -40,7 +36,7 @@ impl TensorBuffer {
             .client
             .get_resource::<WgpuServer<AutoCompiler>>(cube.handle.clone())
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
-        Ok((Self { resource, elements }, cube.client))
+        Ok(Self { resource, elements })
     }
 
     /// The buffer holding the tensor.
