@@ -123,33 +123,13 @@ impl AligOptimizer {
         }
         let run = self.run.as_mut().expect("started above");
         let copies = run.copies(&params)?;
-
-        let device = &self.shared.device;
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("wgpu-alig-burn step"),
-        });
-        // Gather: the parameters too, so that whatever changed them since the last step
-        // (a load, a user's edit) is what the step updates.
-        let (arena_params, arena_grads) = (run.arena.params_buffer(), run.arena.grads_buffer());
-        for copy in &copies {
-            copy.param
-                .copy_to(&mut encoder, arena_params, copy.arena_offset);
-            copy.grad
-                .copy_to(&mut encoder, arena_grads, copy.arena_offset);
-        }
-        run.alig.record_step(
-            &mut encoder,
-            &self.shared.queue,
-            Loss::Buffer {
-                buffer: loss.buffer(),
-                offset: loss.offset(),
-            },
-        )?;
-        // Scatter the updated parameters back into burn's buffers.
-        for copy in &copies {
-            copy.param
-                .copy_from(&mut encoder, arena_params, copy.arena_offset);
-        }
+        let mut encoder =
+            self.shared
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgpu-alig-burn step"),
+                });
+        run.record(&mut encoder, &self.shared.queue, &copies, &loss)?;
         // Burn's runtime batches its commands: its backward pass (the gradients, the loss)
         // must reach the queue before the step that reads them. With fusion, the device's
         // flush also submits what the fusion thread launched.
@@ -307,6 +287,34 @@ fn apply(alig: &mut Alig, queue: &wgpu::Queue, setting: GroupSetting) -> Result<
 }
 
 impl Run {
+    /// Gathers the parameters and gradients into the arena, records the ALI-G step with the
+    /// loss read from its tensor's buffer, and scatters the parameters back.
+    fn record(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        queue: &wgpu::Queue,
+        copies: &[TensorCopy],
+        loss: &TensorBuffer,
+    ) -> Result<()> {
+        // The parameters too, so that whatever changed them since the last step (a load, a
+        // user's edit) is what the step updates.
+        let (arena_params, arena_grads) = (self.arena.params_buffer(), self.arena.grads_buffer());
+        for copy in copies {
+            copy.param.copy_to(encoder, arena_params, copy.arena_offset);
+            copy.grad.copy_to(encoder, arena_grads, copy.arena_offset);
+        }
+        let loss = Loss::Buffer {
+            buffer: loss.buffer(),
+            offset: loss.offset(),
+        };
+        self.alig.record_step(encoder, queue, loss)?;
+        for copy in copies {
+            copy.param
+                .copy_from(encoder, arena_params, copy.arena_offset);
+        }
+        Ok(())
+    }
+
     /// The copies of this step, in the module's order: every trainable parameter exactly once.
     fn copies<'a>(&self, params: &'a [VisitedParam]) -> Result<Vec<TensorCopy<'a>>> {
         let mut copies = Vec::with_capacity(self.params.trainable_count());

@@ -118,6 +118,22 @@ impl SharedDevice {
         use cubecl_common::device::Device as _;
         use cubecl_common::device_handle::DeviceHandle;
 
+        self.finish_burn_work()?;
+        // The fusion server (with fusion on) is registered under the runtime-stamped id, the
+        // wgpu server under the device's own; stopping an id nothing runs on does nothing.
+        let fused = CubeDevice::Wgpu(self.burn.clone()).to_id();
+        <DeviceHandle<()>>::shutdown(fused);
+        <DeviceHandle<()>>::shutdown(self.burn.to_id());
+        self.wait_for_driver()?;
+        RETIRED
+            .lock()
+            .map_err(|_| Error::Runtime("a shutdown panicked".into()))?
+            .push(self);
+        Ok(())
+    }
+
+    /// Releases the graphs burn's autodiff keeps of the device and waits for its work.
+    fn finish_burn_work(&self) -> Result<()> {
         let device = self.burn_device();
         // Burn's autodiff keeps the graph of a loss whose backward never ran, and tensors of
         // the device with it, until a later backward finds the graph orphaned: run one.
@@ -127,18 +143,13 @@ impl SharedDevice {
                 .sum()
                 .backward(),
         );
-        device
-            .sync()
-            .map_err(|e| Error::Runtime(format!("{e:?}")))?;
-        drop(device);
-        // The fusion server (with fusion on) is registered under the runtime-stamped id, the
-        // wgpu server under the device's own; stopping an id nothing runs on does nothing.
-        let fused = CubeDevice::Wgpu(self.burn.clone()).to_id();
-        <DeviceHandle<()>>::shutdown(fused);
-        <DeviceHandle<()>>::shutdown(self.burn.to_id());
-        // Two empty submissions, each waited for: a driver that runs submissions in order on
-        // a thread of its own (lavapipe) has then finished all work before the first, including
-        // what it does after signalling it (lavapipe frees pipelines there).
+        device.sync().map_err(|e| Error::Runtime(format!("{e:?}")))
+    }
+
+    /// Two empty submissions, each waited for: a driver that runs submissions in order on a
+    /// thread of its own (lavapipe) has then finished all work before the first, including
+    /// what it does after signalling it (lavapipe frees pipelines there).
+    fn wait_for_driver(&self) -> Result<()> {
         for _ in 0..2 {
             let index = self.queue.submit([]);
             self.device
@@ -148,10 +159,6 @@ impl SharedDevice {
                 })
                 .map_err(|e| Error::Runtime(e.to_string()))?;
         }
-        RETIRED
-            .lock()
-            .map_err(|_| Error::Runtime("a shutdown panicked".into()))?
-            .push(self);
         Ok(())
     }
 
