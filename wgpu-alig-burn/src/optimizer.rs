@@ -3,6 +3,8 @@
 //! the ALI-G step with the loss read from the loss tensor's own buffer, and copies the
 //! parameters back, all in one encoder submitted on the queue burn's runtime shares.
 
+use std::collections::HashSet;
+
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -146,11 +148,14 @@ impl AligOptimizer {
 
     /// The mapping of the module's first step, and the core optimizer (new, or restored).
     fn start(&mut self, params: &[VisitedParam]) -> Result<Run> {
-        let grouped = |path: &str| match (&self.restored, &self.groups) {
-            (Some(state), _) => state
-                .groups
-                .iter()
-                .any(|g| g.tensors.iter().any(|t| t == path)),
+        // A loaded state's groups name their tensors: a set, so that many tensors map in
+        // linear time.
+        let saved: Option<HashSet<&str>> = self.restored.as_ref().map(|state| {
+            let names = state.groups.iter().flat_map(|group| &group.tensors);
+            names.map(String::as_str).collect()
+        });
+        let grouped = |path: &str| match (&saved, &self.groups) {
+            (Some(saved), _) => saved.contains(path),
             (None, Some(groups)) => groups.iter().any(|group| group.holds(path)),
             (None, None) => true,
         };
@@ -162,6 +167,7 @@ impl AligOptimizer {
         let (device, queue) = (&self.shared.device, &self.shared.queue);
         let arena = Arena::new(device, &names)?;
         let params = ParamMap::new(params, &arena, grouped)?;
+        drop(saved);
         let mut alig = match (self.restored.take(), &self.groups) {
             (Some(state), _) => Alig::from_state(device, queue, &arena, &state)?,
             (None, Some(groups)) => {

@@ -10,9 +10,16 @@ use wgpu_alig::reference::AligReference;
 use wgpu_alig::{AligConfig, ParamGroup};
 use wgpu_alig_burn::{AligOptimizer, Error, PathGroup};
 
-use common::{HostParam, Mlp, TestDevice, read_loss, read_params};
+use common::{HostParam, Mlp, TestDevice, read_loss, read_params, step_new_model};
 
 const STEPS: usize = 6;
+/// The MLP's trained layers' parameters, in the module's order.
+const TRAINED: [&str; 4] = [
+    "hidden.weight",
+    "hidden.bias",
+    "output.weight",
+    "output.bias",
+];
 
 fn values(params: &[HostParam], path: &str) -> Vec<f64> {
     let param = params.iter().find(|p| p.path == path).unwrap();
@@ -86,12 +93,7 @@ fn follows_the_reference(
 
 #[test]
 fn two_groups_step_with_their_own_max_lr_and_momentum() {
-    let trained = [
-        "hidden.weight",
-        "hidden.bias",
-        "output.weight",
-        "output.bias",
-    ];
+    let trained = TRAINED;
     follows_the_reference(
         vec![
             PathGroup::under("hidden", Some(0.5), 0.9),
@@ -108,12 +110,7 @@ fn two_groups_step_with_their_own_max_lr_and_momentum() {
 
 #[test]
 fn settings_changed_between_steps_hold_from_the_next_step() {
-    let trained = [
-        "hidden.weight",
-        "hidden.bias",
-        "output.weight",
-        "output.bias",
-    ];
+    let trained = TRAINED;
     follows_the_reference(
         vec![
             PathGroup::under("hidden", Some(0.5), 0.9),
@@ -176,10 +173,7 @@ fn bad_groups_are_typed_errors() {
         PathGroup::matching(|path| path.ends_with("bias"), Some(0.5), 0.9),
     ];
     let mut alig = AligOptimizer::with_groups(test.shared(), config, overlapping).unwrap();
-    let model = Mlp::new(&test.device);
-    let loss = model.loss(&x, &y);
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let error = alig.step(&loss, model, grads).expect_err("refused");
+    let error = step_new_model(&mut alig, &test.device, (&x, &y)).expect_err("refused");
     assert!(
         matches!(error, Error::Alig(wgpu_alig::Error::TensorInTwoGroups(_))),
         "{error:?}"
@@ -187,10 +181,7 @@ fn bad_groups_are_typed_errors() {
 
     let none = vec![PathGroup::under("nothing", Some(0.5), 0.9)];
     let mut alig = AligOptimizer::with_groups(test.shared(), config, none).unwrap();
-    let model = Mlp::new(&test.device);
-    let loss = model.loss(&x, &y);
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let error = alig.step(&loss, model, grads).expect_err("refused");
+    let error = step_new_model(&mut alig, &test.device, (&x, &y)).expect_err("refused");
     assert!(
         matches!(error, Error::Alig(wgpu_alig::Error::NothingToTrain)),
         "{error:?}"

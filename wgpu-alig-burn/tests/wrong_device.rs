@@ -3,11 +3,10 @@
 
 mod common;
 
-use burn::optim::GradientsParams;
 use wgpu_alig::AligConfig;
 use wgpu_alig_burn::{AligOptimizer, Error};
 
-use common::{Mlp, TestDevice};
+use common::{TestDevice, step_new_model};
 
 #[test]
 fn a_model_of_another_device_is_wrong_device() {
@@ -15,10 +14,7 @@ fn a_model_of_another_device_is_wrong_device() {
     let other = TestDevice::open();
     let (x, y) = test.data(3);
     let mut alig = AligOptimizer::new(other.shared(), AligConfig::paper(0.5)).unwrap();
-    let model = Mlp::new(&test.device);
-    let loss = model.loss(&x, &y);
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let error = alig.step(&loss, model, grads).expect_err("refused");
+    let error = step_new_model(&mut alig, &test.device, (&x, &y)).expect_err("refused");
     assert!(
         matches!(error, Error::Alig(wgpu_alig::Error::WrongDevice)),
         "{error:?}"

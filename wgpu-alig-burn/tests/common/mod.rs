@@ -6,7 +6,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use wgpu_alig_burn::SharedDevice;
+use wgpu_alig_burn::{AligOptimizer, SharedDevice};
 
 /// Two trained layers around a frozen one (its parameters have no gradient).
 #[derive(Module, Debug)]
@@ -147,4 +147,16 @@ pub fn to_vec(data: TensorData) -> Vec<f32> {
 /// The one value of a loss tensor, read back (outside the steps).
 pub fn read_loss(loss: &Tensor<1>) -> f32 {
     to_vec(loss.to_data())[0]
+}
+
+/// One step of a new MLP made on `device`, with `alig`: the model, or the optimizer's error.
+pub fn step_new_model(
+    alig: &mut AligOptimizer,
+    device: &Device,
+    (x, y): (&Tensor<2>, &Tensor<2>),
+) -> wgpu_alig_burn::Result<Mlp> {
+    let model = Mlp::new(device);
+    let loss = model.loss(x, y);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    alig.step(&loss, model, grads)
 }
