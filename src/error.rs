@@ -119,6 +119,23 @@ pub enum Error {
     /// `Features::MAPPABLE_PRIMARY_BUFFERS`).
     #[error("the arena's buffers cannot have the usages {0:?} on this device")]
     ArenaUsage(wgpu::BufferUsages),
+    /// The region given to [`Arena::over_params`](crate::Arena::over_params) is misaligned
+    /// or too small for the tensors.
+    #[error("the parameters' region at byte {offset} of a {size}-byte buffer must start at a multiple of {alignment} and hold {needed} bytes")]
+    ParamsRegion {
+        /// The offset passed.
+        offset: u64,
+        /// The buffer's size.
+        size: u64,
+        /// The bytes the arena's parameters take (padding included).
+        needed: u64,
+        /// The device's `min_storage_buffer_offset_alignment`.
+        alignment: u64,
+    },
+    /// The buffer given to [`Arena::over_params`](crate::Arena::over_params) lacks usages the
+    /// step needs.
+    #[error("the parameters' buffer lacks BufferUsages::{0:?}")]
+    ParamsRegionUsage(wgpu::BufferUsages),
     /// A GPU loss must be read from a 4-byte aligned offset inside the buffer.
     #[error(
         "loss offset {offset} is not 4-byte aligned or lies past the end of a {size}-byte buffer"

@@ -21,15 +21,10 @@ impl Arena {
     ) -> Result<()> {
         let slot = self.checked_slot(key, values.len())?;
         if let Some(master) = &self.master {
-            write_slot(queue, master, slot, values, F32_BYTES);
+            write_slot(queue, (master, 0), slot, values, F32_BYTES);
         }
-        write_slot(
-            queue,
-            &self.params,
-            slot,
-            values,
-            self.precision.param_bytes(),
-        );
+        let params = (&self.params, self.params_offset);
+        write_slot(queue, params, slot, values, self.precision.param_bytes());
         Ok(())
     }
 
@@ -42,13 +37,8 @@ impl Arena {
         values: &[f32],
     ) -> Result<()> {
         let slot = self.checked_slot(key, values.len())?;
-        write_slot(
-            queue,
-            &self.grads,
-            slot,
-            values,
-            self.precision.grad_bytes(),
-        );
+        let grads = (&self.grads, 0);
+        write_slot(queue, grads, slot, values, self.precision.grad_bytes());
         Ok(())
     }
 
@@ -57,20 +47,22 @@ impl Arena {
     /// floats, no padding). One staging write of the whole buffer, padding written as zeros.
     pub fn write_all_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
         if let Some(master) = &self.master {
-            self.write_all(queue, master, values, F32_BYTES)?;
+            self.write_all(queue, (master, 0), values, F32_BYTES)?;
         }
-        self.write_all(queue, &self.params, values, self.precision.param_bytes())
+        let params = (&self.params, self.params_offset);
+        self.write_all(queue, params, values, self.precision.param_bytes())
     }
 
     /// Writes the gradients of every tensor in one call, as [`Arena::write_all_params`] does.
     pub fn write_all_grads(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<()> {
-        self.write_all(queue, &self.grads, values, self.precision.grad_bytes())
+        self.write_all(queue, (&self.grads, 0), values, self.precision.grad_bytes())
     }
 
+    /// Writes the arena's region of `buffer`, which starts at `region.1`.
     fn write_all(
         &self,
         queue: &wgpu::Queue,
-        buffer: &wgpu::Buffer,
+        region: Region,
         values: &[f32],
         element_bytes: u64,
     ) -> Result<()> {
@@ -89,7 +81,7 @@ impl Arena {
         let eb = element_bytes as usize;
         // Written straight into wgpu's staging memory: no host copy of the whole arena.
         let mut view = queue
-            .write_buffer_with(buffer, 0, size)
+            .write_buffer_with(region.0, region.1, size)
             .ok_or_else(|| refused_write(&self.device))?;
         let mut staging = view.slice(..);
         let (mut written, mut taken) = (0usize, 0usize);
@@ -118,7 +110,8 @@ impl Arena {
         key: impl TensorKey,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
-        self.read_tensor(device, queue, slot, self.master_params_buffer(), F32_BYTES)
+        let params = (self.master_params_buffer(), self.master_params_offset());
+        self.read_tensor(device, queue, slot, params, F32_BYTES)
     }
 
     /// Reads back the f16 copy of tensor `key`'s parameters that the engine binds
@@ -134,7 +127,7 @@ impl Arena {
         if !self.precision.has_master() {
             return Err(Error::NoHalfParams(self.precision));
         }
-        self.read_tensor(device, queue, slot, &self.params, 2)
+        self.read_tensor(device, queue, slot, (&self.params, 0), 2)
     }
 
     /// Reads the gradients of tensor `key` back, as [`Arena::read_params`] does.
@@ -145,13 +138,8 @@ impl Arena {
         key: impl TensorKey,
     ) -> Result<Vec<f32>> {
         let slot = self.tensor(key)?;
-        self.read_tensor(
-            device,
-            queue,
-            slot,
-            &self.grads,
-            self.precision.grad_bytes(),
-        )
+        let grads = (&self.grads, 0);
+        self.read_tensor(device, queue, slot, grads, self.precision.grad_bytes())
     }
 
     /// `slot`'s elements of `buffer` (of `element_bytes` each) as f32s, once `device` is
@@ -161,11 +149,11 @@ impl Arena {
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         slot: &TensorSlot,
-        buffer: &wgpu::Buffer,
+        region: Region,
         element_bytes: u64,
     ) -> Result<Vec<f32>> {
         check_device(&self.device, device)?;
-        read_slot(&self.device, queue, buffer, slot, element_bytes)
+        read_slot(&self.device, queue, region, slot, element_bytes)
     }
 
     /// Reads the parameters of every tensor back in one copy, waiting for the device: the
@@ -173,11 +161,12 @@ impl Arena {
     /// [`Arena::write_all_params`]).
     pub fn read_all_params(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Vec<f32>> {
         check_device(&self.device, device)?;
+        let start = self.master_params_offset();
         let all = read_values_blocking(
             &self.device,
             queue,
             self.master_params_buffer(),
-            0..self.layout.byte_size(),
+            start..start + self.layout.byte_size(),
             F32_BYTES,
         )?;
         Ok(self.layout.gather(&all))
@@ -207,9 +196,12 @@ fn refused_write(device: &wgpu::Device) -> Error {
         .unwrap_or_else(|| Error::Gpu("the queue refused the arena's write".into()))
 }
 
+/// A buffer and the byte offset where the arena's region of it starts.
+type Region<'a> = (&'a wgpu::Buffer, u64);
+
 fn write_slot(
     queue: &wgpu::Queue,
-    buffer: &wgpu::Buffer,
+    (buffer, start): Region,
     slot: &TensorSlot,
     values: &[f32],
     element_bytes: u64,
@@ -218,18 +210,18 @@ fn write_slot(
     // element along, as zero.
     let mut bytes = encode(values, element_bytes);
     bytes.resize(bytes.len().next_multiple_of(4), 0);
-    queue.write_buffer(buffer, slot.offset as u64 * element_bytes, &bytes);
+    queue.write_buffer(buffer, start + slot.offset as u64 * element_bytes, &bytes);
 }
 
 fn read_slot(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
-    buffer: &wgpu::Buffer,
+    (buffer, region_start): Region,
     slot: &TensorSlot,
     element_bytes: u64,
 ) -> Result<Vec<f32>> {
     // Copies move multiples of 4 bytes: an odd f16 tensor reads one element more.
-    let start = slot.offset as u64 * element_bytes;
+    let start = region_start + slot.offset as u64 * element_bytes;
     let end = start + (slot.len as u64 * element_bytes).next_multiple_of(4);
     let mut values = read_values_blocking(device, queue, buffer, start..end, element_bytes)?;
     values.truncate(slot.len);

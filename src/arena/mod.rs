@@ -21,6 +21,10 @@ use layout::F32_BYTES;
 /// its gradients there in its backward pass, and hands the arena to
 /// [`Alig::new`](crate::Alig::new).
 ///
+/// An engine that allocates its tensors itself (a framework's memory pool) can keep the
+/// parameters where they are: [`Arena::over_params`] lays the arena's parameters over a region
+/// of a buffer it allocated, which its own kernels read in place.
+///
 /// The arena remembers its device: a call given another device is [`Error::WrongDevice`].
 #[derive(Debug)]
 pub struct Arena {
@@ -28,6 +32,8 @@ pub struct Arena {
     layout: ArenaLayout,
     precision: Precision,
     params: wgpu::Buffer,
+    /// Where the parameters start in `params`: 0, unless the engine allocated the buffer.
+    params_offset: u64,
     grads: wgpu::Buffer,
     master: Option<wgpu::Buffer>,
 }
@@ -75,10 +81,7 @@ impl Arena {
         let layout = plan_layout(&device.limits(), tensors, precision)?;
         // A lost device would hand out invalid buffers without a word.
         check_not_lost(device)?;
-        let usage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST
-            | extra;
+        let usage = REGION_USAGE | extra;
         let create = |label, element_bytes: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -101,8 +104,50 @@ impl Arena {
             layout,
             precision,
             params,
+            params_offset: 0,
             grads,
             master,
+        })
+    }
+
+    /// An f32 arena whose parameters lie in `params` from byte `offset` on, a buffer the
+    /// engine allocated (a region of a framework's memory pool, say), so that its kernels and
+    /// the optimizer read and write the same memory: nothing is copied between them. The
+    /// gradients get a zeroed buffer of their own, as with [`Arena::new`].
+    ///
+    /// `offset` must be a multiple of the device's `min_storage_buffer_offset_alignment`, the
+    /// region ([`ArenaLayout::byte_size`] bytes) must lie inside the buffer, and the buffer
+    /// must have `STORAGE | COPY_SRC | COPY_DST`: else [`Error::ParamsRegion`] or
+    /// [`Error::ParamsRegionUsage`], and nothing is made. The step writes no byte of the
+    /// buffer outside the tensors; [`Arena::write_all_params`] zeroes the region's padding.
+    /// The buffer must be of `device`: wgpu offers no way to check it here, and another
+    /// device's buffer fails the optimizer's construction ([`Error::Gpu`]).
+    pub fn over_params(
+        device: &wgpu::Device,
+        tensors: &[(&str, usize)],
+        params: &wgpu::Buffer,
+        offset: u64,
+    ) -> Result<Self> {
+        let limits = device.limits();
+        let layout = plan_layout(&limits, tensors, Precision::F32)?;
+        check_region(&limits, &layout, params, offset)?;
+        check_not_lost(device)?;
+        let grads = catch_gpu_errors(device, || {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgpu-alig grads"),
+                size: layout.byte_size(),
+                usage: REGION_USAGE,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(Self {
+            device: device.clone(),
+            layout,
+            precision: Precision::F32,
+            params: params.clone(),
+            params_offset: offset,
+            grads,
+            master: None,
         })
     }
 
@@ -122,9 +167,17 @@ impl Arena {
     }
 
     /// The f32 parameters the optimizer updates: the master copy with [`Precision::F16`],
-    /// else the parameters the engine binds.
+    /// else the parameters the engine binds (from [`Arena::params_offset`] on).
     pub fn master_params_buffer(&self) -> &wgpu::Buffer {
         self.master.as_ref().unwrap_or(&self.params)
+    }
+
+    /// Where the arena's region starts in [`Arena::master_params_buffer`], in bytes.
+    pub(crate) fn master_params_offset(&self) -> u64 {
+        match self.master {
+            Some(_) => 0,
+            None => self.params_offset,
+        }
     }
 
     /// The tensor `key` names (a name or a [`TensorId`]).
@@ -137,9 +190,17 @@ impl Arena {
         self.layout.id(name)
     }
 
-    /// The buffer of all parameters the engine binds (f16 with [`Precision::F16`]).
+    /// The buffer of all parameters the engine binds (f16 with [`Precision::F16`]); the
+    /// arena's region of it starts at [`Arena::params_offset`].
     pub fn params_buffer(&self) -> &wgpu::Buffer {
         &self.params
+    }
+
+    /// The byte offset of the arena's parameters in [`Arena::params_buffer`]: 0, unless the
+    /// arena lies over an engine's buffer ([`Arena::over_params`]). A tensor's parameters
+    /// start at this plus its [`TensorSlot::byte_offset`].
+    pub fn params_offset(&self) -> u64 {
+        self.params_offset
     }
 
     /// The buffer of all gradients (f16 with [`Precision::F16Grads`] and [`Precision::F16`]).
@@ -150,14 +211,14 @@ impl Arena {
     /// The parameters of tensor `key` (a name or a [`TensorId`]) as a storage binding
     /// (buffer, offset, size).
     pub fn param_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        self.binding(&self.params, key, self.precision.param_bytes(), false)
+        self.param_slice(key, false)
     }
 
     /// The parameters of tensor `key` as a binding of whole `vec4`s: its size rounded up
     /// to 4 elements, the rest lying in the tensor's padding, which the optimizer neither counts
     /// nor writes, whatever an engine leaves there.
     pub fn param_binding_vec4(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
-        self.binding(&self.params, key, self.precision.param_bytes(), true)
+        self.param_slice(key, true)
     }
 
     /// The gradients of tensor `key` as a binding of whole `vec4`s, as
@@ -169,6 +230,12 @@ impl Arena {
     /// The gradients of tensor `key` as a storage binding (buffer, offset, size).
     pub fn grad_binding(&self, key: impl TensorKey) -> Result<wgpu::BufferBinding<'_>> {
         self.binding(&self.grads, key, self.precision.grad_bytes(), false)
+    }
+
+    fn param_slice(&self, key: impl TensorKey, vec4: bool) -> Result<wgpu::BufferBinding<'_>> {
+        let mut binding = self.binding(&self.params, key, self.precision.param_bytes(), vec4)?;
+        binding.offset += self.params_offset;
+        Ok(binding)
     }
 
     /// Tensor `key` of `buffer`, of elements of `element_bytes`, as a binding.
@@ -237,6 +304,37 @@ pub(crate) fn buffer_slice(
         offset,
         size: wgpu::BufferSize::new(size),
     }
+}
+
+/// The usages of the arena's buffers, and what a buffer given to [`Arena::over_params`] needs.
+const REGION_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// The region of `buffer` from `offset` can hold `layout`'s parameters and be bound.
+fn check_region(
+    limits: &wgpu::Limits,
+    layout: &ArenaLayout,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+) -> Result<()> {
+    let missing = REGION_USAGE.difference(buffer.usage());
+    if !missing.is_empty() {
+        return Err(Error::ParamsRegionUsage(missing));
+    }
+    let alignment = u64::from(limits.min_storage_buffer_offset_alignment);
+    let fits = offset
+        .checked_add(layout.byte_size())
+        .is_some_and(|end| end <= buffer.size());
+    if offset % alignment != 0 || !fits {
+        return Err(Error::ParamsRegion {
+            offset,
+            size: buffer.size(),
+            needed: layout.byte_size(),
+            alignment,
+        });
+    }
+    Ok(())
 }
 
 /// The device has what `precision` and the `extra` usages need.

@@ -117,9 +117,14 @@ impl<'a> WindowSlices<'a> {
             buffer_slice(buffer, start / 4 * element_bytes, size / 4 * element_bytes)
         };
         let precision = arena.precision();
+        let params = buffer_slice(
+            arena.master_params_buffer(),
+            arena.master_params_offset() + start,
+            size,
+        );
         Self {
             uniforms: buffers.window_uniforms(plan, index),
-            params: of(arena.master_params_buffer(), 4),
+            params,
             grads: of(arena.grads_buffer(), precision.grad_bytes()),
             half_params: precision.has_master().then(|| of(arena.params_buffer(), 2)),
             momentum: match &buffers.momentum {
