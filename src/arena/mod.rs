@@ -326,7 +326,7 @@ fn check_region(
     let fits = offset
         .checked_add(layout.byte_size())
         .is_some_and(|end| end <= buffer.size());
-    if offset % alignment != 0 || !fits {
+    if !offset.is_multiple_of(alignment) || !fits {
         return Err(Error::ParamsRegion {
             offset,
             size: buffer.size(),
