@@ -1,14 +1,17 @@
-//! A float tensor of burn's cubecl backend as the `CubeTensor` that holds its buffer, with
-//! burn's fusion on or off. Burn's `Cube` backend is `CubeBackend` without fusion and
+//! A float tensor of burn's cubecl backend as the `CubeTensor` that holds its buffer, and back,
+//! with burn's fusion on or off. Burn's `Cube` backend is `CubeBackend` without fusion and
 //! `Fusion<CubeBackend>` with it (whichever crate of the program turns the feature on), so the
-//! adapter converts through a trait implemented for both primitives and compiles either way.
+//! adapter converts through traits implemented for both primitives and compiles either way.
 
+use burn::backend::CubeDevice;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use std::any::TypeId;
 
 use burn::backend::{BackendTypes, Cube};
 use burn::tensor::Tensor;
-use burn_fusion::{FusionBackend, FusionRuntime, FusionTensor};
+use burn_fusion::stream::StreamId;
+use burn_fusion::{FusionBackend, FusionRuntime, FusionTensor, NoOp, get_client};
+use burn_ir::{InitOperationIr, OperationIr};
 
 /// A float primitive of the `Cube` backend, resolved to the `CubeTensor` of backend `B`
 /// (`CubeBackend`; generic so that the bound below is not checked where fusion is off and
@@ -33,6 +36,45 @@ where
         let client = self.client.clone();
         client.resolve_tensor_float::<B>(self)
     }
+}
+
+/// A `CubeTensor` as a float primitive of the `Cube` backend (generic in `B` as
+/// [`IntoCube`] is).
+trait FromCube<B> {
+    fn from_cube(tensor: CubeTensor) -> Self;
+}
+
+impl<B> FromCube<B> for CubeTensor {
+    fn from_cube(tensor: CubeTensor) -> Self {
+        tensor
+    }
+}
+
+impl<R: FusionRuntime<FusionDevice = CubeDevice>, B> FromCube<B> for FusionTensor<R>
+where
+    B: FusionBackend<FusionRuntime = R, FloatTensorPrimitive = CubeTensor>,
+{
+    /// Registers the tensor's handle with the fusion client, as burn's fusion does for a
+    /// tensor made from host data.
+    fn from_cube(tensor: CubeTensor) -> Self {
+        let client = get_client::<B>(&tensor.device);
+        let (shape, dtype) = (tensor.meta.shape().clone(), tensor.dtype);
+        let handle = B::float_tensor_handle(tensor);
+        let init = InitOperationIr::create(shape, dtype, || client.register_tensor_handle(handle));
+        let mut outputs = client.register(
+            StreamId::current(),
+            OperationIr::Init(init),
+            NoOp::<B>::new(),
+        );
+        outputs.remove(0)
+    }
+}
+
+/// A float tensor (without autodiff) of a `CubeTensor`.
+pub(crate) fn burn_tensor<const D: usize>(tensor: CubeTensor) -> Tensor<D> {
+    let primitive =
+        <<Cube as BackendTypes>::FloatTensorPrimitive as FromCube<CubeBackend>>::from_cube(tensor);
+    Tensor::from_primitive::<Cube>(primitive)
 }
 
 /// The `CubeTensor` of a float tensor (with or without autodiff), or `None` when it is not a

@@ -38,11 +38,13 @@
 //! the state in burn's burnpack format. [`SharedDevice::shutdown`] ends a program cleanly.
 #![deny(missing_docs)]
 
+mod adopt;
 mod cube_tensor;
 mod error;
 mod host_reads;
 mod optimizer;
 mod param_map;
+mod param_region;
 mod param_visit;
 mod path_groups;
 mod record;

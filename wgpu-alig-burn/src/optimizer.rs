@@ -1,17 +1,21 @@
-//! ALI-G as a burn optimizer: `model = alig.step(&loss, model, grads)?`. Each step copies the
-//! gradients (and parameters) out of burn's pooled buffers into the optimizer's arena, records
-//! the ALI-G step with the loss read from the loss tensor's own buffer, and copies the
-//! parameters back, all in one encoder submitted on the queue burn's runtime shares.
+//! ALI-G as a burn optimizer: `model = alig.step(&loss, model, grads)?`. The trainable
+//! parameters are views of the optimizer's arena, which lies in burn's memory; each step
+//! copies the gradients out of burn's pooled buffers into the arena and records the ALI-G
+//! step, with the loss read from the loss tensor's own buffer, in one encoder submitted on the
+//! queue burn's runtime shares. Parameters that are not the arena's views yet are copied in
+//! once and the module is returned with the views in their place.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use wgpu_alig::{Alig, AligConfig, AligState, Arena, Loss, StatsSnapshot};
+use wgpu_alig::{Alig, AligConfig, AligState, Arena, ArenaLayout, Loss, StatsSnapshot, TensorId};
 
+use crate::adopt::Adopt;
 use crate::error::{Error, Result};
 use crate::param_map::{ParamMap, trainable_tensors};
+use crate::param_region::ParamRegion;
 use crate::param_visit::{ParamVisitor, VisitedParam};
 use crate::path_groups::{PathGroup, core_groups};
 use crate::shared_device::SharedDevice;
@@ -44,18 +48,25 @@ enum GroupSetting {
     Momentum(usize, f32),
 }
 
-/// What the first step builds: the arena, the core optimizer over it, the parameter map.
+/// What the first step builds: the region of burn's memory the parameters live in, the arena
+/// over it, the core optimizer over that, the parameter map.
 struct Run {
+    // Declared before the region: the arena holds a clone of the region's buffer.
     arena: Arena,
+    region: ParamRegion,
     alig: Alig,
     params: ParamMap,
 }
 
 /// One trainable parameter's copies this step.
 struct TensorCopy<'a> {
-    param: &'a TensorBuffer,
+    param: &'a VisitedParam,
     grad: &'a TensorBuffer,
-    arena_offset: u64,
+    tensor: TensorId,
+    /// The tensor's offset in the arena's buffers (after the region's start in its own).
+    byte_offset: u64,
+    /// Whether the parameter is its view of the region already (else it is adopted).
+    in_place: bool,
 }
 
 impl AligOptimizer {
@@ -140,6 +151,19 @@ impl AligOptimizer {
             .flush()
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
         self.shared.queue.submit([encoder.finish()]);
+        let adopted: HashMap<_, _> = copies
+            .iter()
+            .filter(|copy| !copy.in_place)
+            .map(|copy| (copy.param.id, copy.tensor))
+            .collect();
+        let module = match adopted.is_empty() {
+            true => module,
+            false => module.map(&mut Adopt {
+                region: &run.region,
+                arena: &run.arena,
+                tensors: adopted,
+            }),
+        };
         // The buffers stay pinned until the commands that use them are submitted.
         drop(copies);
         drop(params);
@@ -165,7 +189,10 @@ impl AligOptimizer {
         }
         let names: Vec<(&str, usize)> = tensors.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         let (device, queue) = (&self.shared.device, &self.shared.queue);
-        let arena = Arena::new(device, &names)?;
+        let alignment = device.limits().min_storage_buffer_offset_alignment;
+        let bytes = ArenaLayout::new(&names, alignment)?.byte_size();
+        let region = ParamRegion::zeros(&self.shared, bytes)?;
+        let arena = Arena::over_params(device, &names, region.buffer(), region.offset())?;
         let params = ParamMap::new(params, &arena, grouped)?;
         drop(saved);
         let mut alig = match (self.restored.take(), &self.groups) {
@@ -181,6 +208,7 @@ impl AligOptimizer {
         }
         Ok(Run {
             arena,
+            region,
             alig,
             params,
         })
@@ -293,8 +321,8 @@ fn apply(alig: &mut Alig, queue: &wgpu::Queue, setting: GroupSetting) -> Result<
 }
 
 impl Run {
-    /// Gathers the parameters and gradients into the arena, records the ALI-G step with the
-    /// loss read from its tensor's buffer, and scatters the parameters back.
+    /// Records the gradients' copies into the arena (and the parameters' of an adoption), then
+    /// the ALI-G step with the loss read from its tensor's buffer.
     fn record(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
@@ -302,22 +330,24 @@ impl Run {
         copies: &[TensorCopy],
         loss: &TensorBuffer,
     ) -> Result<()> {
-        // The parameters too, so that whatever changed them since the last step (a load, a
-        // user's edit) is what the step updates.
         let (arena_params, arena_grads) = (self.arena.params_buffer(), self.arena.grads_buffer());
         for copy in copies {
-            copy.param.copy_to(encoder, arena_params, copy.arena_offset);
-            copy.grad.copy_to(encoder, arena_grads, copy.arena_offset);
+            let offset = copy.byte_offset;
+            if !copy.in_place {
+                // Through the tensor's gradient slot: the parameter may lie in the region's
+                // own buffer (burn's pool page), and a copy within one buffer is refused.
+                copy.param.value.copy_to(encoder, arena_grads, offset);
+                let to = self.arena.params_offset() + offset;
+                let bytes = copy.param.value.bytes();
+                encoder.copy_buffer_to_buffer(arena_grads, offset, arena_params, to, bytes);
+            }
+            copy.grad.copy_to(encoder, arena_grads, offset);
         }
         let loss = Loss::Buffer {
             buffer: loss.buffer(),
             offset: loss.offset(),
         };
         self.alig.record_step(encoder, queue, loss)?;
-        for copy in copies {
-            copy.param
-                .copy_from(encoder, arena_params, copy.arena_offset);
-        }
         Ok(())
     }
 
@@ -328,10 +358,13 @@ impl Run {
             let (Some(mapped), Some(grad)) = (self.params.lookup(param)?, &param.grad) else {
                 continue;
             };
+            let slot = self.arena.tensor(mapped.tensor)?;
             copies.push(TensorCopy {
-                param: &param.value,
+                param,
                 grad,
-                arena_offset: self.arena.tensor(mapped.tensor)?.byte_offset(),
+                tensor: mapped.tensor,
+                byte_offset: slot.byte_offset(),
+                in_place: self.region.holds(&param.value, slot),
             });
         }
         if copies.len() != self.params.trainable_count() {

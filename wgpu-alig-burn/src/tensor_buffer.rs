@@ -68,14 +68,4 @@ impl TensorBuffer {
     ) {
         encoder.copy_buffer_to_buffer(self.buffer(), self.offset(), to, offset, self.bytes());
     }
-
-    /// Records a copy into the tensor from `offset` in `from`.
-    pub(crate) fn copy_from(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        from: &wgpu::Buffer,
-        offset: u64,
-    ) {
-        encoder.copy_buffer_to_buffer(from, offset, self.buffer(), self.offset(), self.bytes());
-    }
 }
