@@ -1,10 +1,13 @@
 //! Optimizer time per step of one burn model: the adapter (ALI-G, momentum 0.9) against burn's
-//! own `SgdConfig` (plain, and with momentum 0.9, the same state traffic) and `AdamConfig`, and the adapter's gather/scatter cost (its step
-//! against the core crate's step over an arena of the same tensors, without copies).
+//! own `SgdConfig` (plain, and with momentum 0.9, the same state traffic) and `AdamConfig`;
+//! and the adapter's step against what it is made of: the core crate's step over an arena of
+//! the same tensors, and the gradients' copies into it. The bytes the adapter's last step
+//! copied (parameters, gradients) are printed with it.
 //!
 //! ```text
-//! cargo bench --bench optimizer_step             # small (10^4 params, 10 tensors) and large (10^7, 100)
-//! cargo bench --bench optimizer_step -- small    # one size
+//! cargo bench --bench optimizer_step                     # small (10^4 params, 10 tensors) and large (10^7, 100)
+//! cargo bench --bench optimizer_step -- small            # one size
+//! cargo bench --features fusion --bench optimizer_step   # with burn's fusion on
 //! ```
 //!
 //! Each timing is wall time from a synchronised device to the step's work being done on the
@@ -17,7 +20,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use wgpu_alig::{Alig, AligConfig, Arena, Loss};
-use wgpu_alig_burn::{AligOptimizer, SharedDevice};
+use wgpu_alig_burn::{AligOptimizer, SharedDevice, StepCopies, burn_fusion};
 
 /// A model of `tensors` trainable vectors, `len` elements each.
 #[derive(Module, Debug)]
@@ -82,34 +85,36 @@ const WARMUP: usize = 3;
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let shared = SharedDevice::open().expect("an adapter");
-    println!("adapter: {}", shared.describe());
+    println!(
+        "adapter: {}; burn's fusion: {}",
+        shared.describe(),
+        burn_fusion()
+    );
     let device = shared.burn_device();
     println!(
-        "| size | params | tensors | ALI-G (adapter) | core step alone | gather/scatter copies alone | burn SGD | burn SGD, momentum | burn Adam | SGD / ALI-G | SGD momentum / ALI-G | Adam / ALI-G |"
+        "| size | params | tensors | ALI-G (adapter) | core step | gradient copies | burn SGD | SGD, momentum | Adam | copied per step (params, grads) | ALI-G / (core + copies) | SGD / ALI-G | SGD momentum / ALI-G | Adam / ALI-G |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in SIZES
         .iter()
         .filter(|s| filter.as_deref().is_none_or(|f| f == s.name))
     {
-        let alig = time(&shared, &device, size, || {
+        let (alig, copied) = time(&shared, &device, size, &|| {
             Optimizer::Alig(AligOptimizer::new(&shared, AligConfig::paper(0.1)).unwrap())
         });
         let core = time_core(&shared, size);
-        let copies = time_copies(&shared, size);
-        let sgd = time(&shared, &device, size, || {
-            Optimizer::Burn(SgdConfig::new().init(), 0.1)
-        });
+        let copies = time_grad_copies(&shared, size);
+        let burn = |make: &dyn Fn() -> Optimizer| time(&shared, &device, size, make).0;
+        let sgd = burn(&|| Optimizer::Burn(SgdConfig::new().init(), 0.1));
         let momentum = Some(MomentumConfig::new());
-        let sgd_momentum = time(&shared, &device, size, || {
-            Optimizer::Burn(SgdConfig::new().with_momentum(momentum).init(), 0.1)
-        });
-        let adam = time(&shared, &device, size, || {
-            Optimizer::Burn(AdamConfig::new().init(), 1e-3)
-        });
+        let sgd_momentum =
+            burn(&|| Optimizer::Burn(SgdConfig::new().with_momentum(momentum.clone()).init(), 0.1));
+        let adam = burn(&|| Optimizer::Burn(AdamConfig::new().init(), 1e-3));
         let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+        let over = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1e6);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}, {} | {:.2} | {:.2} | {:.2} | {:.2} |",
             size.name,
             size.tensors * size.len,
             size.tensors,
@@ -119,9 +124,12 @@ fn main() {
             ms(sgd),
             ms(sgd_momentum),
             ms(adam),
-            sgd.as_secs_f64() / alig.as_secs_f64(),
-            sgd_momentum.as_secs_f64() / alig.as_secs_f64(),
-            adam.as_secs_f64() / alig.as_secs_f64(),
+            mb(copied.param_bytes),
+            mb(copied.grad_bytes),
+            over(alig, core + copies),
+            over(sgd, alig),
+            over(sgd_momentum, alig),
+            over(adam, alig),
         );
     }
     // Burn keeps its devices: stop its work on this one before the process exits.
@@ -137,13 +145,14 @@ fn sync(shared: &SharedDevice, device: &Device) {
         .expect("the device waits");
 }
 
-/// The median optimizer time per step of `size` with the optimizer `make` builds.
+/// The median optimizer time per step of `size` with the optimizer `make` builds, and the
+/// bytes the adapter's last step copied (none for burn's optimizers).
 fn time(
     shared: &SharedDevice,
     device: &Device,
     size: &Size,
-    make: impl FnOnce() -> Optimizer,
-) -> Duration {
+    make: &dyn Fn() -> Optimizer,
+) -> (Duration, StepCopies) {
     let mut model = Tensors::new(size.tensors, size.len, device);
     let mut optimizer = make();
     let mut times = Vec::with_capacity(size.iterations);
@@ -161,11 +170,15 @@ fn time(
             times.push(started.elapsed());
         }
     }
-    median(times)
+    let copied = match &optimizer {
+        Optimizer::Alig(alig) => alig.last_step_copies(),
+        Optimizer::Burn(..) => StepCopies::default(),
+    };
+    (median(times), copied)
 }
 
-/// The core crate's step alone over an arena of the same tensors: what the adapter's step
-/// costs without gathering from and scattering to burn's buffers.
+/// The core crate's step alone over an arena of the same tensors: the adapter's step without
+/// the gradients' copies and the look-ups in burn's runtime.
 fn time_core(shared: &SharedDevice, size: &Size) -> Duration {
     let (arena, _) = arena_of(shared, size);
     let values: Vec<f32> = (0..arena.layout().num_elements())
@@ -180,31 +193,25 @@ fn time_core(shared: &SharedDevice, size: &Size) -> Duration {
     })
 }
 
-/// The adapter's copies alone: every parameter and gradient from a buffer of its own into an
-/// arena, and the parameters back, in one encoder (as burn's pooled buffers are copied).
-fn time_copies(shared: &SharedDevice, size: &Size) -> Duration {
+/// The gradients' copies alone: every gradient from a buffer of its own into an arena, in one
+/// encoder (as the adapter copies burn's).
+fn time_grad_copies(shared: &SharedDevice, size: &Size) -> Duration {
     let bytes = size.len as u64 * 4;
     let (arena, offsets) = arena_of(shared, size);
-    let buffer = || {
-        shared.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("engine tensor"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+    let grads: Vec<wgpu::Buffer> = (0..size.tensors)
+        .map(|_| {
+            shared.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("engine gradient"),
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
         })
-    };
-    let engine: Vec<(wgpu::Buffer, wgpu::Buffer)> =
-        (0..size.tensors).map(|_| (buffer(), buffer())).collect();
+        .collect();
     time_submits(shared, size, || {
         let mut encoder = shared.device.create_command_encoder(&Default::default());
-        for ((param, grad), &offset) in engine.iter().zip(&offsets) {
-            encoder.copy_buffer_to_buffer(param, 0, arena.params_buffer(), offset, bytes);
+        for (grad, &offset) in grads.iter().zip(&offsets) {
             encoder.copy_buffer_to_buffer(grad, 0, arena.grads_buffer(), offset, bytes);
-        }
-        for ((param, _), &offset) in engine.iter().zip(&offsets) {
-            encoder.copy_buffer_to_buffer(arena.params_buffer(), offset, param, 0, bytes);
         }
         shared.queue.submit([encoder.finish()]);
     })

@@ -54,6 +54,6 @@ mod tensor_buffer;
 pub use cube_tensor::burn_fusion;
 pub use error::{Error, Result};
 pub use host_reads::staging_pages_peak;
-pub use optimizer::AligOptimizer;
+pub use optimizer::{AligOptimizer, StepCopies};
 pub use path_groups::PathGroup;
 pub use shared_device::SharedDevice;

@@ -39,6 +39,17 @@ pub struct AligOptimizer {
     restored: Option<Box<AligState>>,
     /// Settings made on a loaded state before its first step, applied after it is restored.
     pending: Vec<GroupSetting>,
+    copies: StepCopies,
+}
+
+/// The bytes the last step copied from burn's buffers into the optimizer's arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCopies {
+    /// Parameters adopted into the arena: 0 once the module's trainable parameters are the
+    /// arena's views (from the second step of a model on).
+    pub param_bytes: u64,
+    /// Gradients: every trainable parameter's, each step.
+    pub grad_bytes: u64,
 }
 
 /// A group's setting changed between steps.
@@ -81,6 +92,7 @@ impl AligOptimizer {
             run: None,
             restored: None,
             pending: Vec::new(),
+            copies: StepCopies::default(),
         })
     }
 
@@ -113,8 +125,10 @@ impl AligOptimizer {
 
     /// One ALI-G step of `module` with `grads` (from `GradientsParams::from_grads`) and the
     /// `loss` they are the gradients of, which stays on the GPU: the step reads it from its
-    /// buffer. Nothing is read back or waited for; the parameters are updated in burn's own
-    /// buffers, in place, and the module is returned.
+    /// buffer. Nothing is read back or waited for. The parameters are updated in place, in
+    /// the arena their tensors are views of; the module is returned with the parameters that
+    /// were not views yet (a new module, a loaded record, a parameter replaced since the last
+    /// step) replaced by their views, under the same ids, after one copy of their values.
     pub fn step<M: Module>(
         &mut self,
         loss: &Tensor<1>,
@@ -142,7 +156,7 @@ impl AligOptimizer {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wgpu-alig-burn step"),
                 });
-        run.record(&mut encoder, &self.shared.queue, &copies, &loss)?;
+        let step_copies = run.record(&mut encoder, &self.shared.queue, &copies, &loss)?;
         // Burn's runtime batches its commands: its backward pass (the gradients, the loss)
         // must reach the queue before the step that reads them. With fusion, the device's
         // flush also submits what the fusion thread launched.
@@ -151,6 +165,7 @@ impl AligOptimizer {
             .flush()
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
         self.shared.queue.submit([encoder.finish()]);
+        self.copies = step_copies;
         let adopted: HashMap<_, _> = copies
             .iter()
             .filter(|copy| !copy.in_place)
@@ -272,7 +287,14 @@ impl AligOptimizer {
         self.run.as_ref().map(|run| &run.alig)
     }
 
-    /// The arena the steps gather into, once the first step has mapped the module.
+    /// The bytes the last step copied into the arena (none before the first step).
+    pub fn last_step_copies(&self) -> StepCopies {
+        self.copies
+    }
+
+    /// The arena the parameters live in and the gradients are copied into, once the first
+    /// step has mapped the module: its parameters lie in burn's memory
+    /// ([`Arena::params_offset`] of [`Arena::params_buffer`]), the module's views of them.
     pub fn arena(&self) -> Option<&Arena> {
         self.run.as_ref().map(|run| &run.arena)
     }
@@ -322,15 +344,16 @@ fn apply(alig: &mut Alig, queue: &wgpu::Queue, setting: GroupSetting) -> Result<
 
 impl Run {
     /// Records the gradients' copies into the arena (and the parameters' of an adoption), then
-    /// the ALI-G step with the loss read from its tensor's buffer.
+    /// the ALI-G step with the loss read from its tensor's buffer; the bytes copied.
     fn record(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
         queue: &wgpu::Queue,
         copies: &[TensorCopy],
         loss: &TensorBuffer,
-    ) -> Result<()> {
+    ) -> Result<StepCopies> {
         let (arena_params, arena_grads) = (self.arena.params_buffer(), self.arena.grads_buffer());
+        let mut copied = StepCopies::default();
         for copy in copies {
             let offset = copy.byte_offset;
             if !copy.in_place {
@@ -340,15 +363,17 @@ impl Run {
                 let to = self.arena.params_offset() + offset;
                 let bytes = copy.param.value.bytes();
                 encoder.copy_buffer_to_buffer(arena_grads, offset, arena_params, to, bytes);
+                copied.param_bytes += bytes;
             }
             copy.grad.copy_to(encoder, arena_grads, offset);
+            copied.grad_bytes += copy.grad.bytes();
         }
         let loss = Loss::Buffer {
             buffer: loss.buffer(),
             offset: loss.offset(),
         };
         self.alig.record_step(encoder, queue, loss)?;
-        Ok(())
+        Ok(copied)
     }
 
     /// The copies of this step, in the module's order: every trainable parameter exactly once.

@@ -1,5 +1,6 @@
 //! The parameters live in the optimizer's arena: after a step the module's trainable
-//! parameters are views of it (burn reads what the step wrote, nothing copied), a parameter
+//! parameters are views of it (burn reads what the step wrote, and only the gradients are
+//! copied per step), a parameter
 //! replaced by the user is adopted at the next step, burn never writes a view in place, and a
 //! module of other parameters is a typed error.
 
@@ -70,10 +71,18 @@ fn the_module_reads_the_arena_in_place_after_a_step() {
     let mut model = Mlp::new(device);
     let mut alig = AligOptimizer::new(shared, config()).unwrap();
     let frozen = read_params(&model, None);
-    for _ in 0..2 {
+    // hidden 6x12 + 12, output 12x3 + 3 floats: adopted at the first step, then in place.
+    let bytes = 4 * (6 * 12 + 12 + 12 * 3 + 3);
+    for (step, param_bytes) in [(0, bytes), (1, 0), (2, 0)] {
         let loss = model.loss(&x, &y);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = alig.step(&loss, model, grads).unwrap();
+        let copied = alig.last_step_copies();
+        assert_eq!(
+            copied.param_bytes, param_bytes,
+            "step {step}: parameters copied"
+        );
+        assert_eq!(copied.grad_bytes, bytes, "step {step}: gradients copied");
     }
     // Values written into the arena are what the module's parameters hold: they are views.
     let arena = alig.arena().unwrap();
