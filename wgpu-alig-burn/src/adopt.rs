@@ -14,7 +14,7 @@ use crate::param_region::ParamRegion;
 /// Maps the parameters of `tensors` to their views of `region` (where `arena` places them);
 /// every other parameter stays.
 pub(crate) struct Adopt<'a> {
-    pub(crate) region: &'a ParamRegion,
+    pub(crate) region: &'a mut ParamRegion,
     pub(crate) arena: &'a Arena,
     pub(crate) tensors: HashMap<ParamId, TensorId>,
 }
@@ -22,9 +22,12 @@ pub(crate) struct Adopt<'a> {
 impl ModuleMapper for Adopt<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         // Every tensor of the map is the arena's: its slot is there.
-        match self.tensors.get(&param.id).map(|&id| self.arena.tensor(id)) {
-            Some(Ok(slot)) => param.map(|value| self.region.view(slot, &value)),
-            _ => param,
+        let Some(&tensor) = self.tensors.get(&param.id) else {
+            return param;
+        };
+        match self.arena.tensor(tensor) {
+            Ok(slot) => param.map(|value| self.region.view(tensor, slot, &value)),
+            Err(_) => param,
         }
     }
 }

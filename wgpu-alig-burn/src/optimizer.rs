@@ -76,8 +76,8 @@ struct TensorCopy<'a> {
     tensor: TensorId,
     /// The tensor's offset in the arena's buffers (after the region's start in its own).
     byte_offset: u64,
-    /// Whether the parameter is its view of the region already (else it is adopted).
-    in_place: bool,
+    /// The parameter's buffer when it is not its view of the region: it is adopted.
+    adopt: Option<TensorBuffer>,
 }
 
 impl AligOptimizer {
@@ -168,13 +168,13 @@ impl AligOptimizer {
         self.copies = step_copies;
         let adopted: HashMap<_, _> = copies
             .iter()
-            .filter(|copy| !copy.in_place)
+            .filter(|copy| copy.adopt.is_some())
             .map(|copy| (copy.param.id, copy.tensor))
             .collect();
         let module = match adopted.is_empty() {
             true => module,
             false => module.map(&mut Adopt {
-                region: &run.region,
+                region: &mut run.region,
                 arena: &run.arena,
                 tensors: adopted,
             }),
@@ -356,12 +356,12 @@ impl Run {
         let mut copied = StepCopies::default();
         for copy in copies {
             let offset = copy.byte_offset;
-            if !copy.in_place {
+            if let Some(param) = &copy.adopt {
                 // Through the tensor's gradient slot: the parameter may lie in the region's
                 // own buffer (burn's pool page), and a copy within one buffer is refused.
-                copy.param.value.copy_to(encoder, arena_grads, offset);
+                param.copy_to(encoder, arena_grads, offset);
                 let to = self.arena.params_offset() + offset;
-                let bytes = copy.param.value.bytes();
+                let bytes = param.bytes();
                 encoder.copy_buffer_to_buffer(arena_grads, offset, arena_params, to, bytes);
                 copied.param_bytes += bytes;
             }
@@ -383,13 +383,19 @@ impl Run {
             let (Some(mapped), Some(grad)) = (self.params.lookup(param)?, &param.grad) else {
                 continue;
             };
-            let slot = self.arena.tensor(mapped.tensor)?;
+            let adopt = match self.region.holds(mapped.tensor, &param.identity) {
+                true => None,
+                false => Some(TensorBuffer::of_primitive(
+                    param.value.clone(),
+                    &param.path,
+                )?),
+            };
             copies.push(TensorCopy {
                 param,
                 grad,
                 tensor: mapped.tensor,
-                byte_offset: slot.byte_offset(),
-                in_place: self.region.holds(&param.value, slot),
+                byte_offset: self.arena.tensor(mapped.tensor)?.byte_offset(),
+                adopt,
             });
         }
         if copies.len() != self.params.trainable_count() {

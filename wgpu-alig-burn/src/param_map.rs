@@ -36,7 +36,7 @@ pub(crate) fn trainable_tensors(
     params
         .iter()
         .filter(|param| param.grad.is_some() && grouped(&param.path))
-        .map(|param| (param.path.clone(), param.value.elements()))
+        .map(|param| (param.path.clone(), param.elements))
         .collect()
 }
 
@@ -59,7 +59,7 @@ impl ParamMap {
                 let mapped = MappedParam {
                     path: param.path.clone(),
                     tensor: arena.tensor_id(&param.path)?,
-                    elements: param.value.elements(),
+                    elements: param.elements,
                 };
                 trainable.insert(param.id, mapped);
             } else {
@@ -79,8 +79,7 @@ impl ParamMap {
         let changed = || Error::TrainableSetChanged(param.path.clone());
         match (self.trainable.get(&param.id), &param.grad) {
             (Some(mapped), Some(grad))
-                if mapped.elements == param.value.elements()
-                    && grad.elements() == mapped.elements =>
+                if mapped.elements == param.elements && grad.elements() == mapped.elements =>
             {
                 Ok(Some(mapped))
             }

@@ -3,16 +3,17 @@
 //! each parameter of the module a view of it. Burn's forward pass reads the parameters the step
 //! writes, in place: no parameter is copied per step.
 
+use std::collections::HashMap;
+
 use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Tensor};
 use cubecl_runtime::storage::ManagedResource;
 use cubecl_wgpu::{AutoCompiler, WgpuResource, WgpuServer};
-use wgpu_alig::TensorSlot;
+use wgpu_alig::{TensorId, TensorSlot};
 
-use crate::cube_tensor::{burn_tensor, cube_tensor};
+use crate::cube_tensor::{Identity, burn_tensor, cube_tensor, float_primitive, identity};
 use crate::error::{Error, Result};
 use crate::shared_device::SharedDevice;
-use crate::tensor_buffer::TensorBuffer;
 
 /// A region of burn's memory holding an arena's parameters.
 pub(crate) struct ParamRegion {
@@ -21,6 +22,8 @@ pub(crate) struct ParamRegion {
     base: CubeTensor,
     // Keeps the region's address until the optimizer is dropped.
     resource: ManagedResource<WgpuResource>,
+    /// The view last made of each arena tensor: a parameter that is it is in place.
+    views: HashMap<TensorId, Identity>,
 }
 
 impl ParamRegion {
@@ -32,7 +35,11 @@ impl ParamRegion {
             .client
             .get_resource::<WgpuServer<AutoCompiler>>(base.handle.clone())
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
-        Ok(Self { base, resource })
+        Ok(Self {
+            base,
+            resource,
+            views: HashMap::new(),
+        })
     }
 
     /// The buffer the region lies in.
@@ -45,16 +52,20 @@ impl ParamRegion {
         self.resource.resource().offset
     }
 
-    /// Whether `value` is the view of `slot` (the parameter is where the step writes it).
-    pub(crate) fn holds(&self, value: &TensorBuffer, slot: &TensorSlot) -> bool {
-        value.buffer() == self.buffer()
-            && value.offset() == self.offset() + slot.byte_offset()
-            && value.elements() == slot.len
+    /// Whether a parameter of `identity` is the view of arena tensor `tensor`: its values are
+    /// where the step writes them.
+    pub(crate) fn holds(&self, tensor: TensorId, identity: &Identity) -> bool {
+        self.views.get(&tensor) == Some(identity)
     }
 
-    /// The view of `slot` as a parameter that replaces `value`: its shape, and its autodiff
-    /// and gradient requirement.
-    pub(crate) fn view<const D: usize>(&self, slot: &TensorSlot, value: &Tensor<D>) -> Tensor<D> {
+    /// A view of arena tensor `tensor` (at `slot`) as a parameter that replaces `value`: its
+    /// shape, and its autodiff and gradient requirement.
+    pub(crate) fn view<const D: usize>(
+        &mut self,
+        tensor: TensorId,
+        slot: &TensorSlot,
+        value: &Tensor<D>,
+    ) -> Tensor<D> {
         let base = &self.base.handle;
         let cut = base.size_in_used() - slot.byte_offset() - slot.byte_size();
         let handle = base
@@ -69,6 +80,9 @@ impl ParamRegion {
             DType::F32,
         );
         let view = burn_tensor::<D>(cube);
+        if let Some(primitive) = float_primitive(view.clone()) {
+            self.views.insert(tensor, identity(&primitive));
+        }
         let view = if value.is_autodiff() {
             view.autodiff()
         } else {

@@ -1,10 +1,13 @@
 //! One walk over a module's float parameters, the way burn's own optimizers walk them: each
-//! parameter's id, path, buffer and (when it has one this step) its gradient's buffer.
+//! parameter's id, path, tensor and (when it has one this step) its gradient's buffer. The
+//! parameter's own buffer is looked up only when the step needs it (an adoption): a look-up is
+//! a round trip to burn's runtime.
 
 use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
+use crate::cube_tensor::{FloatPrimitive, Identity, float_primitive, identity};
 use crate::error::{Error, Result};
 use crate::shared_device::SharedDevice;
 use crate::tensor_buffer::TensorBuffer;
@@ -14,7 +17,10 @@ pub(crate) struct VisitedParam {
     pub(crate) id: ParamId,
     /// The module path (`layer.weight`): the parameter's name in the arena and in records.
     pub(crate) path: String,
-    pub(crate) value: TensorBuffer,
+    pub(crate) value: FloatPrimitive,
+    /// The memory of `value`, told apart without burn's runtime.
+    pub(crate) identity: Identity,
+    pub(crate) elements: usize,
     /// `None` for a frozen parameter (no gradient).
     pub(crate) grad: Option<TensorBuffer>,
 }
@@ -53,7 +59,8 @@ impl<'a> ParamVisitor<'a> {
         if !self.shared.is(&value.device()) {
             return Err(wgpu_alig::Error::WrongDevice.into());
         }
-        let value = TensorBuffer::of(value, &path)?;
+        let elements = value.shape().num_elements();
+        let value = float_primitive(value).ok_or_else(|| Error::NotOnWgpu(path.clone()))?;
         let grad = match self.grads.get::<D>(param.id) {
             Some(grad) => {
                 if !self.shared.is(&grad.device()) {
@@ -73,7 +80,9 @@ impl<'a> ParamVisitor<'a> {
         Ok(VisitedParam {
             id: param.id,
             path,
+            identity: identity(&value),
             value,
+            elements,
             grad,
         })
     }

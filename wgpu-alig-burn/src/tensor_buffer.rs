@@ -5,7 +5,7 @@ use burn::tensor::{DType, Tensor};
 use cubecl_runtime::storage::ManagedResource;
 use cubecl_wgpu::{AutoCompiler, WgpuResource, WgpuServer};
 
-use crate::cube_tensor::cube_tensor;
+use crate::cube_tensor::{FloatPrimitive, float_primitive, into_cube};
 use crate::error::{Error, Result};
 
 const F32_BYTES: u64 = 4;
@@ -21,7 +21,13 @@ pub(crate) struct TensorBuffer {
 impl TensorBuffer {
     /// Looks `tensor` (with or without autodiff) up; `name` is for errors.
     pub(crate) fn of<const D: usize>(tensor: Tensor<D>, name: &str) -> Result<Self> {
-        let cube = cube_tensor(tensor).ok_or_else(|| Error::NotOnWgpu(name.to_string()))?;
+        let primitive = float_primitive(tensor).ok_or_else(|| Error::NotOnWgpu(name.into()))?;
+        Self::of_primitive(primitive, name)
+    }
+
+    /// Looks a tensor's primitive up: a round trip to burn's runtime (two with fusion).
+    pub(crate) fn of_primitive(primitive: FloatPrimitive, name: &str) -> Result<Self> {
+        let cube = into_cube(primitive);
         if cube.dtype != DType::F32 {
             return Err(Error::NotF32 {
                 name: name.to_string(),
