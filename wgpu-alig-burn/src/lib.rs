@@ -28,10 +28,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Burn keeps its tensors in pooled buffers of its own, so each step gathers the gradients
-//! (and parameters) into the optimizer's arena with buffer copies, runs the ALI-G kernels
-//! (two dispatches whatever the number of tensors), and scatters the parameters back into
-//! burn's buffers, in one encoder. It works with burn's fusion on (burn's default) or off.
+//! The trainable parameters live in the optimizer's arena: the first step allocates it
+//! through burn's runtime (so burn's kernels read it in place), copies each parameter in once
+//! and returns the module with every trainable parameter a view of it. From then on a step
+//! copies the gradients into the arena and runs the ALI-G kernels (two dispatches whatever the
+//! number of tensors) in one encoder, which update the parameters where burn's forward pass
+//! reads them; a parameter replaced since is adopted with one copy. It works with burn's
+//! fusion on (burn's default) or off.
 //! Parameters without a gradient at the first step are frozen; [`PathGroup`]s give groups of
 //! parameters by module path their own `max_lr` and momentum
 //! ([`AligOptimizer::with_groups`]). [`AligOptimizer::save`] / [`AligOptimizer::load`] keep
