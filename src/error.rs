@@ -9,6 +9,14 @@ pub enum Error {
     /// `momentum` must lie in `[0, 1)`.
     #[error("momentum must be in [0, 1), got {0}")]
     InvalidMomentum(f32),
+    /// A setting of MoMo or MoMo-Adam out of its range (or not finite).
+    #[error("{name} = {value} is out of range")]
+    InvalidSetting {
+        /// The setting, as the official code names it.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+    },
     /// `eps` must be finite and `>= 0`.
     #[error("eps must be finite and >= 0, got {0}")]
     InvalidEps(f32),

@@ -4,6 +4,19 @@
 //!
 //! The functions are named after the kernels they port: [`grad_sq_norm`] (pass 1),
 //! [`step_size`], [`group_gamma`] and [`alig_update`] (pass 2), [`project_params`] (pass 3).
+//!
+//! ALI-G's successors MoMo and MoMo-Adam are here too ([`MomoReference`],
+//! [`MomoAdamReference`]), ported from their official code; the GPU does not run them yet.
+
+mod momo;
+mod momo_adam;
+mod momo_config;
+mod momo_model;
+
+pub use momo::MomoReference;
+pub use momo_adam::MomoAdamReference;
+pub use momo_config::{MomoAdamConfig, MomoConfig};
+pub use momo_model::MomoStep;
 
 use crate::arena::Precision;
 use crate::error::{Error, Result};
