@@ -4,7 +4,7 @@
 mod common;
 
 use common::{bits, gpu, Rng};
-use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, Loss};
+use wgpu_alig::{Alig, AligConfig, Arena, Error, Gpu, GpuRequest, Loss};
 
 /// Awkward sizes: tails of 1 to 3 floats, a tensor under one vec4, one over several chunks.
 const TENSORS: [(&str, usize); 4] = [("a", 257), ("b", 3), ("c", 1030), ("d", 6)];
@@ -140,6 +140,39 @@ fn steps_over_the_engines_buffer_match_an_own_arena_and_touch_nothing_else() {
         bits(&params),
         "the tensors where the arena says"
     );
+}
+
+#[test]
+fn a_buffer_of_another_device_or_mapped_is_a_typed_error() {
+    let gpu = gpu();
+    let bytes = Arena::layout_for(&gpu.device, &TENSORS)
+        .unwrap()
+        .byte_size();
+    // A sibling device of the same instance (another instance's buffer wgpu cannot resolve).
+    match pollster::block_on(gpu.another_device(GpuRequest::default())) {
+        Ok(other) => {
+            let foreign = engine_buffer(&other, bytes);
+            let result = Arena::over_params(&gpu.device, &TENSORS, &foreign, OFFSET);
+            assert!(matches!(result, Err(Error::WrongDevice)), "{result:?}");
+        }
+        Err(e) => eprintln!("the adapter gave no second device: {e}"),
+    }
+    let mapped = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: OFFSET + bytes,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: true,
+    });
+    let result = Arena::over_params(&gpu.device, &TENSORS, &mapped, OFFSET);
+    assert!(
+        matches!(result, Err(Error::UnusableBuffer(_))),
+        "{result:?}"
+    );
+    // Unmapped, the same buffer is taken.
+    mapped.unmap();
+    assert!(Arena::over_params(&gpu.device, &TENSORS, &mapped, OFFSET).is_ok());
 }
 
 #[test]

@@ -127,7 +127,8 @@ impl Arena {
         if !self.precision.has_master() {
             return Err(Error::NoHalfParams(self.precision));
         }
-        self.read_tensor(device, queue, slot, (&self.params, 0), 2)
+        let params = (&self.params, self.params_offset);
+        self.read_tensor(device, queue, slot, params, 2)
     }
 
     /// Reads the gradients of tensor `key` back, as [`Arena::read_params`] does.

@@ -8,7 +8,7 @@ mod precision;
 pub use layout::{ArenaLayout, TensorId, TensorKey, TensorSlot};
 pub use precision::Precision;
 
-use crate::device::check::check_not_lost;
+use crate::device::check::{check_not_lost, CheckedBuffers};
 use crate::error::{catch_gpu_errors, Error, Result};
 use layout::F32_BYTES;
 
@@ -118,10 +118,12 @@ impl Arena {
     /// `offset` must be a multiple of the device's `min_storage_buffer_offset_alignment`, the
     /// region ([`ArenaLayout::byte_size`] bytes) must lie inside the buffer, and the buffer
     /// must have `STORAGE | COPY_SRC | COPY_DST`: else [`Error::ParamsRegion`] or
-    /// [`Error::ParamsRegionUsage`], and nothing is made. The step writes no byte of the
-    /// buffer outside the tensors; [`Arena::write_all_params`] zeroes the region's padding.
-    /// The buffer must be of `device`: wgpu offers no way to check it here, and another
-    /// device's buffer fails the optimizer's construction ([`Error::Gpu`]).
+    /// [`Error::ParamsRegionUsage`]; a buffer of another device of the instance is
+    /// [`Error::WrongDevice`], a mapped or destroyed one [`Error::UnusableBuffer`] (natively;
+    /// not on the web, where the probe cannot be awaited; a buffer of another instance is not
+    /// seen, as for loss buffers); nothing is made then. The step writes no byte
+    /// of the buffer outside the tensors; [`Arena::write_all_params`] zeroes the region's
+    /// padding. [`Arena::layout_for`] gives the region's size before the buffer exists.
     pub fn over_params(
         device: &wgpu::Device,
         tensors: &[(&str, usize)],
@@ -140,6 +142,9 @@ impl Arena {
                 mapped_at_creation: false,
             })
         })?;
+        // The probe the steps give a loss buffer: a copy into the arena's own gradients,
+        // validated, never submitted.
+        CheckedBuffers::default().check(device, params, &grads)?;
         Ok(Self {
             device: device.clone(),
             layout,
@@ -149,6 +154,13 @@ impl Arena {
             grads,
             master: None,
         })
+    }
+
+    /// The layout [`Arena::new`] and [`Arena::over_params`] give `tensors` on `device` (f32),
+    /// with the device's buffer size checked: its [`ArenaLayout::byte_size`] is the region
+    /// an engine allocates for [`Arena::over_params`].
+    pub fn layout_for(device: &wgpu::Device, tensors: &[(&str, usize)]) -> Result<ArenaLayout> {
+        plan_layout(&device.limits(), tensors, Precision::F32)
     }
 
     /// The device the arena's buffers live on.

@@ -126,7 +126,13 @@ impl<'a> WindowSlices<'a> {
             uniforms: buffers.window_uniforms(plan, index),
             params,
             grads: of(arena.grads_buffer(), precision.grad_bytes()),
-            half_params: precision.has_master().then(|| of(arena.params_buffer(), 2)),
+            half_params: precision.has_master().then(|| {
+                buffer_slice(
+                    arena.params_buffer(),
+                    arena.params_offset() + start / 2,
+                    size / 2,
+                )
+            }),
             momentum: match &buffers.momentum {
                 Some(momentum) => buffer_slice(momentum, start, size),
                 None => buffers.no_momentum.as_entire_buffer_binding(),

@@ -133,6 +133,27 @@ pub fn alig_update(
     }
 }
 
+/// [`Error::LengthMismatch`] unless `grads` has a gradient of each tensor's length.
+pub(crate) fn check_shapes(params: &[Vec<f64>], grads: &[Vec<f64>]) -> Result<()> {
+    if grads.len() != params.len() {
+        return Err(Error::LengthMismatch {
+            tensor: "(tensor count)".into(),
+            expected: params.len(),
+            actual: grads.len(),
+        });
+    }
+    for (k, (p, g)) in params.iter().zip(grads).enumerate() {
+        if p.len() != g.len() {
+            return Err(Error::LengthMismatch {
+                tensor: format!("#{k}"),
+                expected: p.len(),
+                actual: g.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `x` rounded to the nearest f16, as an f64.
 fn round_to_f16(x: f32) -> f64 {
     f64::from(half::f16::from_f32(x).to_f32())
@@ -258,7 +279,7 @@ impl AligReference {
     /// parameters; a frozen tensor's gradient is ignored). A skipped step changes nothing but
     /// the counters.
     pub fn step(&mut self, loss: f64, grads: &[Vec<f64>]) -> Result<StepSize> {
-        self.check_grads(grads)?;
+        check_shapes(&self.params, grads)?;
         let grads = self.stored_grads(grads);
         let loss_scale = self.loss_scale;
         let (gamma_hat, mut flags) = self.step_size(loss, &grads);
@@ -295,26 +316,6 @@ impl AligReference {
     }
 
     /// One gradient per tensor, of its length.
-    fn check_grads(&self, grads: &[Vec<f64>]) -> Result<()> {
-        if grads.len() != self.params.len() {
-            return Err(Error::LengthMismatch {
-                tensor: "(tensor count)".into(),
-                expected: self.params.len(),
-                actual: grads.len(),
-            });
-        }
-        for (k, (p, g)) in self.params.iter().zip(grads).enumerate() {
-            if p.len() != g.len() {
-                return Err(Error::LengthMismatch {
-                    tensor: format!("#{k}"),
-                    expected: p.len(),
-                    actual: g.len(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// The gradients as the arena stores them (rounded to f16 where it keeps them so), still
     /// scaled.
     fn stored_grads(&self, grads: &[Vec<f64>]) -> Vec<Vec<f64>> {

@@ -1,7 +1,8 @@
 //! MoMo-Adam in f64, as `momo.MomoAdam` of `momo-opt` 0.1.0 runs it (see `momo_model.rs`).
 
+use super::check_shapes;
 use super::momo_config::MomoAdamConfig;
-use super::momo_model::{check_shapes, dot, finite, skipped, Model, MomoStep, Sums};
+use super::momo_model::{dot, finite, skipped, Model, MomoStep, Sums};
 use crate::error::Result;
 
 /// MoMo-Adam on the CPU: parameters and averages of every tensor in f64.

@@ -1,5 +1,7 @@
 //! The settings of MoMo and MoMo-Adam, named as their official code (`momo-opt` 0.1.0) names
-//! them, with its defaults and its range checks.
+//! them, with its defaults and its range checks, and a few more: every setting must be finite
+//! (the official code takes `lb = -inf`, a step always at the cap), and MoMo-Adam's
+//! `weight_decay` must be `>= 0` (the official code does not check it).
 
 use crate::error::{Error, Result};
 

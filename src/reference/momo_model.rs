@@ -19,9 +19,10 @@
 //!   `avg<x, g>`, and with bias correction MoMo's, whose step size is then computed in
 //!   float32; here everything is f64 (the fixtures run it with float64 as the default);
 //! - a step with a non-finite loss or gradient is skipped, every average untouched, as the
-//!   crate's ALI-G skips it; the official code has no such rule.
-
-use crate::error::{Error, Result};
+//!   crate's ALI-G skips it; the official code has no such rule;
+//! - a NaN numerator from finite inputs (an overflow, `inf - inf`) gives `tau = 0` here, where
+//!   Python's `max(nom, 0.)` keeps the NaN and `min(lr / rho, nan)` then takes `lr / rho`;
+//! - the settings are checked a little more (`momo_config.rs`).
 
 /// What one step of either method computed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,26 +109,6 @@ pub(super) fn skipped(lb: f64) -> MomoStep {
 /// Whether the loss and every gradient are finite (else the step is skipped).
 pub(super) fn finite(loss: f64, grads: &[Vec<f64>]) -> bool {
     loss.is_finite() && grads.iter().flatten().all(|g| g.is_finite())
-}
-
-pub(super) fn check_shapes(params: &[Vec<f64>], grads: &[Vec<f64>]) -> Result<()> {
-    if grads.len() != params.len() {
-        return Err(Error::LengthMismatch {
-            tensor: "(tensor count)".into(),
-            expected: params.len(),
-            actual: grads.len(),
-        });
-    }
-    for (k, (p, g)) in params.iter().zip(grads).enumerate() {
-        if p.len() != g.len() {
-            return Err(Error::LengthMismatch {
-                tensor: format!("t{k}"),
-                expected: p.len(),
-                actual: g.len(),
-            });
-        }
-    }
-    Ok(())
 }
 
 pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
