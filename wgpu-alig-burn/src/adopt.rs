@@ -21,10 +21,10 @@ pub(crate) struct Adopt<'a> {
 
 impl ModuleMapper for Adopt<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        // Every tensor of the map is the arena's: its slot is there.
         let Some(&tensor) = self.tensors.get(&param.id) else {
             return param;
         };
+        // The map's tensors are the arena's (the step found their slots): never an error.
         match self.arena.tensor(tensor) {
             Ok(slot) => param.map(|value| self.region.view(tensor, slot, &value)),
             Err(_) => param,

@@ -18,7 +18,8 @@ use cubecl_runtime::memory_management::ManagedMemoryId;
 pub(crate) type FloatPrimitive = <Cube as BackendTypes>::FloatTensorPrimitive;
 
 /// What tells a tensor's memory apart without asking burn's runtime: the fusion client's id of
-/// the tensor with fusion; its allocation and byte offset without.
+/// the tensor with fusion (a view of it, transposed say, is another tensor); its allocation and
+/// byte offset without, for a contiguous tensor only (a transposed view shares both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Identity {
     Fused(burn_ir::TensorId),
@@ -33,7 +34,8 @@ trait Primitive<B> {
     fn into_cube(self) -> CubeTensor;
     /// A `CubeTensor` as a primitive.
     fn from_cube(tensor: CubeTensor) -> Self;
-    fn identity(&self) -> Identity;
+    /// `None` where the memory cannot be told apart so (a tensor that is not contiguous).
+    fn identity(&self) -> Option<Identity>;
 }
 
 impl<B> Primitive<B> for CubeTensor {
@@ -45,9 +47,12 @@ impl<B> Primitive<B> for CubeTensor {
         tensor
     }
 
-    fn identity(&self) -> Identity {
+    fn identity(&self) -> Option<Identity> {
+        if !self.is_contiguous() {
+            return None;
+        }
         let binding = self.handle.clone().binding();
-        Identity::Memory(binding.memory.id(), binding.offset_start)
+        Some(Identity::Memory(binding.memory.id(), binding.offset_start))
     }
 }
 
@@ -77,8 +82,8 @@ where
         outputs.remove(0)
     }
 
-    fn identity(&self) -> Identity {
-        Identity::Fused(self.id)
+    fn identity(&self) -> Option<Identity> {
+        Some(Identity::Fused(self.id))
     }
 }
 
@@ -93,8 +98,8 @@ pub(crate) fn into_cube(primitive: FloatPrimitive) -> CubeTensor {
     Primitive::<CubeBackend>::into_cube(primitive)
 }
 
-/// The identity of a primitive's memory.
-pub(crate) fn identity(primitive: &FloatPrimitive) -> Identity {
+/// The identity of a primitive's memory, where it has one.
+pub(crate) fn identity(primitive: &FloatPrimitive) -> Option<Identity> {
     Primitive::<CubeBackend>::identity(primitive)
 }
 

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use wgpu_alig::{Alig, AligConfig, AligState, Arena, ArenaLayout, Loss, StatsSnapshot, TensorId};
+use wgpu_alig::{Alig, AligConfig, AligState, Arena, Loss, StatsSnapshot, TensorId};
 
 use crate::adopt::Adopt;
 use crate::error::{Error, Result};
@@ -62,7 +62,6 @@ enum GroupSetting {
 /// What the first step builds: the region of burn's memory the parameters live in, the arena
 /// over it, the core optimizer over that, the parameter map.
 struct Run {
-    // Declared before the region: the arena holds a clone of the region's buffer.
     arena: Arena,
     region: ParamRegion,
     alig: Alig,
@@ -166,19 +165,7 @@ impl AligOptimizer {
             .map_err(|e| Error::Runtime(format!("{e:?}")))?;
         self.shared.queue.submit([encoder.finish()]);
         self.copies = step_copies;
-        let adopted: HashMap<_, _> = copies
-            .iter()
-            .filter(|copy| copy.adopt.is_some())
-            .map(|copy| (copy.param.id, copy.tensor))
-            .collect();
-        let module = match adopted.is_empty() {
-            true => module,
-            false => module.map(&mut Adopt {
-                region: &mut run.region,
-                arena: &run.arena,
-                tensors: adopted,
-            }),
-        };
+        let module = run.adopt(module, &copies);
         // The buffers stay pinned until the commands that use them are submitted.
         drop(copies);
         drop(params);
@@ -204,9 +191,8 @@ impl AligOptimizer {
         }
         let names: Vec<(&str, usize)> = tensors.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         let (device, queue) = (&self.shared.device, &self.shared.queue);
-        let alignment = device.limits().min_storage_buffer_offset_alignment;
-        let bytes = ArenaLayout::new(&names, alignment)?.byte_size();
-        let region = ParamRegion::zeros(&self.shared, bytes)?;
+        let bytes = Arena::layout_for(device, &names)?.byte_size();
+        let region = ParamRegion::allocate(&self.shared, bytes)?;
         let arena = Arena::over_params(device, &names, region.buffer(), region.offset())?;
         let params = ParamMap::new(params, &arena, grouped)?;
         drop(saved);
@@ -354,18 +340,23 @@ impl Run {
     ) -> Result<StepCopies> {
         let (arena_params, arena_grads) = (self.arena.params_buffer(), self.arena.grads_buffer());
         let mut copied = StepCopies::default();
+        // Adopted parameters go through their tensors' gradient slots: a parameter may lie in
+        // the region's own buffer (burn's pool page), where a copy within one buffer is
+        // refused, and may be another tensor's view, whose values must all be read before any
+        // is written (two parameters swapped, say).
+        let adopted = copies
+            .iter()
+            .filter_map(|c| Some((c.adopt.as_ref()?, c.byte_offset)));
+        for (param, offset) in adopted.clone() {
+            param.copy_to(encoder, arena_grads, offset);
+        }
+        for (param, offset) in adopted {
+            let to = self.arena.params_offset() + offset;
+            encoder.copy_buffer_to_buffer(arena_grads, offset, arena_params, to, param.bytes());
+            copied.param_bytes += param.bytes();
+        }
         for copy in copies {
-            let offset = copy.byte_offset;
-            if let Some(param) = &copy.adopt {
-                // Through the tensor's gradient slot: the parameter may lie in the region's
-                // own buffer (burn's pool page), and a copy within one buffer is refused.
-                param.copy_to(encoder, arena_grads, offset);
-                let to = self.arena.params_offset() + offset;
-                let bytes = param.bytes();
-                encoder.copy_buffer_to_buffer(arena_grads, offset, arena_params, to, bytes);
-                copied.param_bytes += bytes;
-            }
-            copy.grad.copy_to(encoder, arena_grads, offset);
+            copy.grad.copy_to(encoder, arena_grads, copy.byte_offset);
             copied.grad_bytes += copy.grad.bytes();
         }
         let loss = Loss::Buffer {
@@ -376,6 +367,23 @@ impl Run {
         Ok(copied)
     }
 
+    /// `module` with every parameter `copies` adopted replaced by its view of the region.
+    fn adopt<M: Module>(&mut self, module: M, copies: &[TensorCopy]) -> M {
+        let tensors: HashMap<_, _> = copies
+            .iter()
+            .filter(|copy| copy.adopt.is_some())
+            .map(|copy| (copy.param.id, copy.tensor))
+            .collect();
+        if tensors.is_empty() {
+            return module;
+        }
+        module.map(&mut Adopt {
+            region: &mut self.region,
+            arena: &self.arena,
+            tensors,
+        })
+    }
+
     /// The copies of this step, in the module's order: every trainable parameter exactly once.
     fn copies<'a>(&self, params: &'a [VisitedParam]) -> Result<Vec<TensorCopy<'a>>> {
         let mut copies = Vec::with_capacity(self.params.trainable_count());
@@ -383,7 +391,7 @@ impl Run {
             let (Some(mapped), Some(grad)) = (self.params.lookup(param)?, &param.grad) else {
                 continue;
             };
-            let adopt = match self.region.holds(mapped.tensor, &param.identity) {
+            let adopt = match self.region.holds(mapped.tensor, param.identity) {
                 true => None,
                 false => Some(TensorBuffer::of_primitive(
                     param.value.clone(),

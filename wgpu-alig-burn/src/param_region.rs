@@ -27,9 +27,10 @@ pub(crate) struct ParamRegion {
 }
 
 impl ParamRegion {
-    /// `bytes` of zeros (a multiple of 4) on `shared`'s device, made by burn.
-    pub(crate) fn zeros(shared: &SharedDevice, bytes: u64) -> Result<Self> {
-        let region = Tensor::<1>::zeros([(bytes / 4) as usize], &shared.burn_device());
+    /// `bytes` (a multiple of 4) on `shared`'s device, allocated by burn and not written: the
+    /// step adopts every parameter into it before it reads any, and never reads the padding.
+    pub(crate) fn allocate(shared: &SharedDevice, bytes: u64) -> Result<Self> {
+        let region = Tensor::<1>::empty([(bytes / 4) as usize], &shared.burn_device());
         let base = cube_tensor(region).ok_or_else(|| Error::NotOnWgpu("the region".into()))?;
         let resource = base
             .client
@@ -54,8 +55,8 @@ impl ParamRegion {
 
     /// Whether a parameter of `identity` is the view of arena tensor `tensor`: its values are
     /// where the step writes them.
-    pub(crate) fn holds(&self, tensor: TensorId, identity: &Identity) -> bool {
-        self.views.get(&tensor) == Some(identity)
+    pub(crate) fn holds(&self, tensor: TensorId, identity: Option<Identity>) -> bool {
+        identity.is_some() && self.views.get(&tensor).copied() == identity
     }
 
     /// A view of arena tensor `tensor` (at `slot`) as a parameter that replaces `value`: its
@@ -80,8 +81,8 @@ impl ParamRegion {
             DType::F32,
         );
         let view = burn_tensor::<D>(cube);
-        if let Some(primitive) = float_primitive(view.clone()) {
-            self.views.insert(tensor, identity(&primitive));
+        if let Some(identity) = float_primitive(view.clone()).and_then(|p| identity(&p)) {
+            self.views.insert(tensor, identity);
         }
         let view = if value.is_autodiff() {
             view.autodiff()

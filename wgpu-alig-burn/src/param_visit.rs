@@ -18,8 +18,8 @@ pub(crate) struct VisitedParam {
     /// The module path (`layer.weight`): the parameter's name in the arena and in records.
     pub(crate) path: String,
     pub(crate) value: FloatPrimitive,
-    /// The memory of `value`, told apart without burn's runtime.
-    pub(crate) identity: Identity,
+    /// The memory of `value`, told apart without burn's runtime (`None`: not contiguous).
+    pub(crate) identity: Option<Identity>,
     pub(crate) elements: usize,
     /// `None` for a frozen parameter (no gradient).
     pub(crate) grad: Option<TensorBuffer>,

@@ -9,6 +9,7 @@ mod common;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
+use burn::tensor::TensorData;
 use wgpu_alig::AligConfig;
 use wgpu_alig::reference::AligReference;
 use wgpu_alig_burn::{AligOptimizer, Error};
@@ -21,6 +22,9 @@ const TRAINABLE: [&str; 4] = [
     "output.weight",
     "output.bias",
 ];
+
+/// The trainable parameters' bytes: hidden 6x12 + 12, output 12x3 + 3 floats.
+const BYTES: u64 = 4 * (6 * 12 + 12 + 12 * 3 + 3);
 
 /// ALI-G without momentum: a step depends on the parameters, gradients and loss alone.
 fn config() -> AligConfig {
@@ -71,8 +75,7 @@ fn the_module_reads_the_arena_in_place_after_a_step() {
     let mut model = Mlp::new(device);
     let mut alig = AligOptimizer::new(shared, config()).unwrap();
     let frozen = read_params(&model, None);
-    // hidden 6x12 + 12, output 12x3 + 3 floats: adopted at the first step, then in place.
-    let bytes = 4 * (6 * 12 + 12 + 12 * 3 + 3);
+    let bytes = BYTES;
     for (step, param_bytes) in [(0, bytes), (1, 0), (2, 0)] {
         let loss = model.loss(&x, &y);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -110,8 +113,10 @@ fn a_replaced_parameter_is_adopted_and_burn_never_writes_a_view_in_place() {
     model = alig.step(&loss, model, grads).unwrap();
     let stepped = arena_values(&alig);
 
-    // The user replaces every parameter: the arena keeps the step's values.
+    // The user replaces every parameter: the arena keeps the step's values. Burn runs its
+    // queued work first (an in-place write would happen there).
     let model = model.map(&mut Double);
+    device.sync().unwrap();
     assert_eq!(arena_values(&alig), stepped, "a view was written in place");
     let doubled = read_params(&model, None);
     for (k, path) in TRAINABLE.iter().enumerate() {
@@ -120,7 +125,20 @@ fn a_replaced_parameter_is_adopted_and_burn_never_writes_a_view_in_place() {
     }
 
     // The next step adopts the doubled parameters and steps them as the reference does.
-    let loss = model.loss(&x, &y);
+    step_as_the_reference(&mut alig, model, &x, &y);
+    assert_eq!(alig.last_step_copies().param_bytes, BYTES, "all adopted");
+}
+
+/// One step of `alig` on `model`, checked against the f64 reference started from the model's
+/// parameters (the config has no momentum: a step depends on nothing else); afterwards the
+/// module's trainable parameters are the arena's.
+fn step_as_the_reference(
+    alig: &mut AligOptimizer,
+    model: Mlp,
+    x: &Tensor<2>,
+    y: &Tensor<2>,
+) -> Mlp {
+    let loss = model.loss(x, y);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let before = read_params(&model, Some(&grads));
     let to_f64 = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
@@ -142,11 +160,8 @@ fn a_replaced_parameter_is_adopted_and_burn_never_writes_a_view_in_place() {
     let model = alig.step(&loss, model, grads).unwrap();
     let after = read_params(&model, None);
     for (k, path) in TRAINABLE.iter().enumerate() {
-        for (i, (&g, &r)) in values(&after, path)
-            .iter()
-            .zip(&reference.params()[k])
-            .enumerate()
-        {
+        let expected = &reference.params()[k];
+        for (i, (&g, &r)) in values(&after, path).iter().zip(expected).enumerate() {
             let diff = (f64::from(g) - r).abs();
             assert!(
                 diff <= 2e-5 * r.abs().max(1e-2),
@@ -154,12 +169,110 @@ fn a_replaced_parameter_is_adopted_and_burn_never_writes_a_view_in_place() {
             );
         }
     }
-    // Adopted: the module's parameters are the arena's again.
     let arena: Vec<Vec<f32>> = TRAINABLE
         .iter()
         .map(|p| values(&after, p).to_vec())
         .collect();
-    assert_eq!(arena_values(&alig), arena);
+    assert_eq!(
+        arena_values(alig),
+        arena,
+        "the module's parameters are the arena's"
+    );
+    model
+}
+
+/// Two parameters of one shape, for a swap.
+#[derive(Module, Debug)]
+struct Twins {
+    a: Param<Tensor<1>>,
+    b: Param<Tensor<1>>,
+}
+
+impl Twins {
+    fn loss(&self, target: &Tensor<1>) -> Tensor<1> {
+        let da = self.a.val() - target.clone();
+        let db = self.b.val().mul_scalar(3.0) - target.clone();
+        (da.clone() * da).sum() + (db.clone() * db).sum()
+    }
+}
+
+#[test]
+fn swapped_parameters_are_adopted_each_with_the_others_values() {
+    let test = TestDevice::open();
+    let (shared, device) = (test.shared(), &test.device);
+    let (x, _) = test.data(11);
+    let target = x.flatten::<1>(0, 1).narrow(0, 0, 40);
+    let param = |offset: f32| {
+        let values: Vec<f32> = (0..40).map(|i| offset + 0.01 * i as f32).collect();
+        Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::from(&values[..]),
+            device,
+        ))
+    };
+    let model = Twins {
+        a: param(0.5),
+        b: param(-0.25),
+    };
+    let mut alig = AligOptimizer::new(shared, config()).unwrap();
+    let loss = model.loss(&target);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = alig.step(&loss, model, grads).unwrap();
+
+    // Each parameter takes the other's tensor under its own id: each is now the view of the
+    // other's slot, which the adoption must read before it writes either.
+    let Twins { a, b } = model;
+    let model = Twins {
+        a: Param::initialized(a.id, b.val()),
+        b: Param::initialized(b.id, a.val()),
+    };
+    drop((a, b));
+    let loss = model.loss(&target);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let before = read_params(&model, Some(&grads));
+    let to_f64 = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    let start = before.iter().map(|p| to_f64(&p.values)).collect();
+    let reference_grads: Vec<Vec<f64>> = before
+        .iter()
+        .map(|p| to_f64(p.grad.as_ref().unwrap()))
+        .collect();
+    let mut reference = AligReference::new(config(), start).unwrap();
+    reference
+        .step(f64::from(read_loss(&loss)), &reference_grads)
+        .unwrap();
+    let model = alig.step(&loss, model, grads).unwrap();
+    assert_eq!(
+        alig.last_step_copies().param_bytes,
+        2 * 40 * 4,
+        "both adopted"
+    );
+    let after = read_params(&model, None);
+    for (k, param) in after.iter().enumerate() {
+        for (i, (&g, &r)) in param.values.iter().zip(&reference.params()[k]).enumerate() {
+            let diff = (f64::from(g) - r).abs();
+            assert!(
+                diff <= 2e-5 * r.abs().max(1e-2),
+                "{}[{i}] {g:e} vs {r:e}",
+                param.path
+            );
+        }
+    }
+}
+
+#[test]
+fn a_module_loaded_from_a_record_is_adopted_and_steps_on() {
+    let test = TestDevice::open();
+    let (shared, device) = (test.shared(), &test.device);
+    let (x, y) = test.data(13);
+    let model = Mlp::new(device);
+    let mut alig = AligOptimizer::new(shared, config()).unwrap();
+    let model = step_as_the_reference(&mut alig, model, &x, &y);
+    // The record keeps the parameters' ids; the loaded tensors are new buffers.
+    let loaded = Mlp::new(device).load_record(model.clone().into_record());
+    drop(model);
+    let loaded = step_as_the_reference(&mut alig, loaded, &x, &y);
+    assert_eq!(alig.last_step_copies().param_bytes, BYTES, "all adopted");
+    step_as_the_reference(&mut alig, loaded, &x, &y);
+    assert_eq!(alig.last_step_copies().param_bytes, 0, "in place again");
 }
 
 #[test]
