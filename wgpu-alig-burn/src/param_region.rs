@@ -28,7 +28,8 @@ pub(crate) struct ParamRegion {
 
 impl ParamRegion {
     /// `bytes` (a multiple of 4) on `shared`'s device, allocated by burn and not written: the
-    /// step adopts every parameter into it before it reads any, and never reads the padding.
+    /// first step adopts every parameter into it before the update reads any, and what lies
+    /// in the padding between tensors counts in no norm and is never written.
     pub(crate) fn allocate(shared: &SharedDevice, bytes: u64) -> Result<Self> {
         let region = Tensor::<1>::empty([(bytes / 4) as usize], &shared.burn_device());
         let base = cube_tensor(region).ok_or_else(|| Error::NotOnWgpu("the region".into()))?;
