@@ -42,32 +42,12 @@ impl MomoReference {
             return Ok(skipped(self.lb));
         }
         let c = self.config;
-        let beta = f64::from(c.beta);
         self.steps += 1;
-        let x_dot_g: f64 = self.params.iter().zip(grads).map(|(p, g)| dot(p, g)).sum();
-        // Without bias correction the averages start at the first step's values.
-        if self.steps == 1 && !c.bias_correction {
-            self.loss_avg = loss;
-            self.grad_avg = grads.to_vec();
-            self.dot_avg = x_dot_g;
-        }
-        self.loss_avg = beta * self.loss_avg + (1.0 - beta) * loss;
+        let sums = self.average(loss, grads);
         let rho = match c.bias_correction {
-            true => 1.0 - beta.powi(self.steps as i32),
+            true => 1.0 - f64::from(c.beta).powi(self.steps as i32),
             false => 1.0,
         };
-        let mut sums = Sums {
-            x_dot_g,
-            ..Sums::default()
-        };
-        for ((d, g), x) in self.grad_avg.iter_mut().zip(grads).zip(&self.params) {
-            for (d, g) in d.iter_mut().zip(g) {
-                *d = *d * beta + (1.0 - beta) * g;
-            }
-            sums.dot += dot(x, d);
-            sums.norm += dot(d, d);
-        }
-        self.dot_avg = self.dot_avg * beta + (1.0 - beta) * sums.x_dot_g;
         let (lr, wd) = (f64::from(c.lr), f64::from(c.weight_decay));
         let model = Model {
             lr,
@@ -88,6 +68,33 @@ impl MomoReference {
             }
         }
         Ok(step)
+    }
+
+    /// Pass 1's part: the averages of the loss, the gradients and `<x, g>` take this step's
+    /// in (without bias correction, the first step's values are where they start), and the
+    /// sums of the new averages.
+    fn average(&mut self, loss: f64, grads: &[Vec<f64>]) -> Sums {
+        let beta = f64::from(self.config.beta);
+        let x_dot_g: f64 = self.params.iter().zip(grads).map(|(p, g)| dot(p, g)).sum();
+        if self.steps == 1 && !self.config.bias_correction {
+            self.loss_avg = loss;
+            self.grad_avg = grads.to_vec();
+            self.dot_avg = x_dot_g;
+        }
+        self.loss_avg = beta * self.loss_avg + (1.0 - beta) * loss;
+        let mut sums = Sums {
+            x_dot_g,
+            ..Sums::default()
+        };
+        for ((d, g), x) in self.grad_avg.iter_mut().zip(grads).zip(&self.params) {
+            for (d, g) in d.iter_mut().zip(g) {
+                *d = *d * beta + (1.0 - beta) * g;
+            }
+            sums.dot += dot(x, d);
+            sums.norm += dot(d, d);
+        }
+        self.dot_avg = self.dot_avg * beta + (1.0 - beta) * sums.x_dot_g;
+        sums
     }
 
     /// The parameters of every tensor.

@@ -45,26 +45,11 @@ impl MomoAdamReference {
             return Ok(skipped(self.lb));
         }
         let c = self.config;
-        let (beta1, beta2) = (f64::from(c.betas.0), f64::from(c.betas.1));
         let eps = f64::from(c.eps);
         self.steps += 1;
-        let correction1 = 1.0 - beta1.powi(self.steps as i32);
-        let correction2 = 1.0 - beta2.powi(self.steps as i32);
-        let mut sums = Sums::default();
-        let tensors = self.params.iter().zip(grads);
-        let averages = self.grad_avg.iter_mut().zip(self.grad_avg_sq.iter_mut());
-        for ((x, g), (d, v)) in tensors.zip(averages) {
-            for ((d, v), g) in d.iter_mut().zip(v.iter_mut()).zip(g) {
-                *d = *d * beta1 + (1.0 - beta1) * g;
-                *v = *v * beta2 + (1.0 - beta2) * g * g;
-                let big_d = (*v / correction2).sqrt() + eps;
-                sums.norm += *d * (*d / big_d);
-            }
-            sums.x_dot_g += dot(x, g);
-            sums.dot += dot(x, d);
-        }
-        self.dot_avg = self.dot_avg * beta1 + (1.0 - beta1) * sums.x_dot_g;
-        self.loss_avg = (1.0 - beta1) * loss + beta1 * self.loss_avg;
+        let correction1 = 1.0 - f64::from(c.betas.0).powi(self.steps as i32);
+        let correction2 = 1.0 - f64::from(c.betas.1).powi(self.steps as i32);
+        let sums = self.average(loss, grads, correction2);
         let (lr, wd) = (f64::from(c.lr), f64::from(c.weight_decay));
         let model = Model {
             lr,
@@ -90,6 +75,33 @@ impl MomoAdamReference {
             }
         }
         Ok(step)
+    }
+
+    /// Pass 1's part: the averages of the gradients, their squares, `<x, g>` and the loss take
+    /// this step's in, and the sums of the new averages (`||d||^2` weighted by `1/D`, `D` with
+    /// the squares' bias correction `correction2`).
+    fn average(&mut self, loss: f64, grads: &[Vec<f64>], correction2: f64) -> Sums {
+        let (beta1, beta2) = (
+            f64::from(self.config.betas.0),
+            f64::from(self.config.betas.1),
+        );
+        let eps = f64::from(self.config.eps);
+        let mut sums = Sums::default();
+        let tensors = self.params.iter().zip(grads);
+        let averages = self.grad_avg.iter_mut().zip(self.grad_avg_sq.iter_mut());
+        for ((x, g), (d, v)) in tensors.zip(averages) {
+            for ((d, v), g) in d.iter_mut().zip(v.iter_mut()).zip(g) {
+                *d = *d * beta1 + (1.0 - beta1) * g;
+                *v = *v * beta2 + (1.0 - beta2) * g * g;
+                let big_d = (*v / correction2).sqrt() + eps;
+                sums.norm += *d * (*d / big_d);
+            }
+            sums.x_dot_g += dot(x, g);
+            sums.dot += dot(x, d);
+        }
+        self.dot_avg = self.dot_avg * beta1 + (1.0 - beta1) * sums.x_dot_g;
+        self.loss_avg = (1.0 - beta1) * loss + beta1 * self.loss_avg;
+        sums
     }
 
     /// The parameters of every tensor.
